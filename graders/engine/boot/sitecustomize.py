@@ -1,0 +1,29 @@
+"""Loaded at start-up by every Python process of a check run (it sits on PYTHONPATH).
+
+It arms faulthandler so that, when a check's deadline expires, the engine can ask
+every process for the stacks of all its threads (SIGUSR1) before it kills the
+tree. Each process writes to its own file, named by its pid, so dumps from many
+processes never interleave; a forked child opens a file of its own.
+"""
+import faulthandler
+import os
+import signal
+
+_folder = os.environ.get("KIT_STACKS_DIR")
+_file = None
+
+
+def _arm():
+    global _file
+    if _file is not None:
+        _file.close()
+    _file = open(os.path.join(_folder, f"{os.getpid()}.txt"), "w")
+    faulthandler.register(signal.SIGUSR1, file=_file, all_threads=True)
+
+
+if _folder and os.path.isdir(_folder):
+    try:
+        _arm()
+        os.register_at_fork(after_in_child=_arm)
+    except OSError:
+        pass

@@ -1,0 +1,99 @@
+"""What a grader author writes with: the `check` decorator, `CheckFailure`,
+and `Student`, which runs a probe of the student's code in a child process.
+
+    @check("only one buyer is inside buy() at a time")
+    def test_buy_is_exclusive(student):
+        outcome = student.run("graders.lock.probe:sell", count=3, buyers=3)
+        ...
+        raise CheckFailure("3 buyers were inside buy() at the same time", ...)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graders.engine.manifest import Exercise
+from graders.engine.results import Failure
+from graders.engine.run import Outcome, run_probe
+
+
+def check(title: str, *, every_start_method: bool = True):
+    """Name a check in plain words; by default it runs under every start method."""
+    def mark(func):
+        func.kit_title = title
+        func.kit_every_start_method = every_start_method
+        return func
+    return mark
+
+
+class CheckFailure(Exception):
+    """A check's verdict: what was wrong, expected versus got, the case, a hint."""
+
+    def __init__(self, summary: str, *, expected=None, got=None, case=None, hint=None,
+                 details=(), kind="wrong"):
+        super().__init__(summary)
+        self.failure = Failure(kind=kind, summary=summary, expected=_text(expected), got=_text(got),
+                               case=_text(case), hint=hint, details=list(details))
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+@dataclass
+class Student:
+    """The submission under test, bound to one exercise and one start method."""
+
+    exercise: Exercise
+    submission: str
+    lib: str
+    start_method: str
+
+    def run(self, probe: str, *, choose=None, **params) -> Outcome:
+        return run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
+                         lib=self.lib, params=params, start_method=self.start_method,
+                         deadline=self.exercise.deadline, choose=choose)
+
+    def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None):
+        """The probe's value; a CheckFailure if the student's code hung, raised or died."""
+        if outcome.hang is not None:
+            raise CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
+                               hint=hang_hint, details=hang_details(outcome))
+        if outcome.error is not None:
+            error = outcome.error
+            frames = [f"{f['file'].rsplit('/', 1)[-1]}:{f['line']} in {f['func']}" for f in error["frames"]]
+            raise CheckFailure(f"{call} raised {error['type']}: {error['message']}", kind="crash",
+                               case=case, details=(["raised at " + " <- ".join(reversed(frames))] if frames else [])
+                               + _stderr_tail(outcome))
+        if outcome.exit_code is not None:
+            raise CheckFailure(
+                f"the program ended its own process before {call} returned (exit code {outcome.exit_code})",
+                kind="crash", case=case,
+                hint="Do not call sys.exit() or os._exit() in the code the grader calls.",
+                details=_stderr_tail(outcome))
+        return outcome.value
+
+
+def hang_summary(outcome: Outcome, call: str) -> str:
+    hang = outcome.hang
+    if hang.reason == "stuck":
+        return (f"{call} never finished: after {hang.waited:g} s every thread of the program was waiting "
+                "for something that no other thread would ever do (a deadlock or a lost wake-up)")
+    return f"{call} did not finish within its deadline of {hang.waited:g} s"
+
+
+def hang_details(outcome: Outcome) -> list[str]:
+    hang = outcome.hang
+    lines = list(hang.held)
+    for pid, threads in sorted(hang.stacks.items()):
+        for frames in threads:
+            lines.append(f"process {pid} is stuck at {frames[0]}")
+            lines.extend(f"    called from {f}" for f in frames[1:3])
+    return lines + _stderr_tail(outcome)
+
+
+def _stderr_tail(outcome: Outcome, lines: int = 12) -> list[str]:
+    text = outcome.stderr.strip()
+    if not text:
+        return []
+    tail = text.splitlines()[-lines:]
+    return ["the program wrote to stderr:"] + ["    " + line for line in tail]

@@ -1,0 +1,75 @@
+"""Grade submissions: stage the student's files, run the hidden graders in a
+pytest process of their own, and read back the results as data.
+
+Only the files the manifest names are taken from a submission, copied into a
+fresh folder; the graders reach student code only through the child processes
+that `run.py` starts.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from graders.engine.manifest import KIT, Exercise
+from graders.engine.results import GradeResult
+
+START_METHODS = ("fork", "spawn", "forkserver")
+STATE = KIT / ".kit"  # the last grade's results and log, for people and for `status`
+
+
+class GraderError(Exception):
+    """The graders themselves could not run: a bug or a broken install, not a verdict."""
+
+
+def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> None:
+    """Copy each exercise's one student file into folder/NAME/, and link the graders."""
+    for exercise in exercises:
+        source = sources[exercise.name]
+        if not source.is_file():
+            raise FileNotFoundError(f"{exercise.name}: no such file: {source}")
+        (folder / exercise.name).mkdir(parents=True)
+        shutil.copyfile(source, folder / exercise.name / exercise.stub)
+    (folder / "lib").mkdir()
+    (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
+
+
+def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
+          methods=START_METHODS, quick=False, checks=(), results_path: Path | None = None,
+          log_path: Path | None = None) -> GradeResult:
+    """Grade each exercise's file (default: its stub in exercises/) and return the results."""
+    sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
+    with tempfile.TemporaryDirectory(prefix="kit-stage-") as folder:
+        folder = Path(folder)
+        stage(exercises, sources, folder / "stage")
+        results = folder / "results.json"
+        command = [
+            sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
+            "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
+            "-p", "graders.engine.plugin", "-p", "no:cacheprovider",
+            "--kit-stage", str(folder / "stage"), "--kit-results", str(results),
+            "--kit-methods", ",".join(methods),
+            *(["--kit-quick"] if quick else []),
+            *(["--kit-checks", ",".join(checks)] if checks else []),
+        ]
+        env = dict(os.environ, PYTHONPATH=str(KIT))
+        log = folder / "grade.log"
+        with open(log, "wb") as out:
+            code = subprocess.call(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, log_path)
+        if code not in (0, 1) or not results.exists():
+            raise GraderError(f"the graders could not run (pytest exit code {code}); log:\n"
+                              + log.read_text(errors="replace")[-3000:])
+        text = results.read_text()
+        if results_path is not None:
+            results_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = results_path.with_suffix(".part")
+            partial.write_text(text)
+            partial.replace(results_path)
+        return GradeResult.from_json(text)

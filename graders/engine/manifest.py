@@ -1,0 +1,53 @@
+"""The manifest, exercises.toml: every exercise's metadata in one place.
+
+Paths are derived from an exercise's name and stub file, never written twice:
+exercises/NAME/STUB is the student's file, solutions/NAME/STUB the reference,
+graders/NAME/ the hidden checks.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parents[2]
+MANIFEST = KIT / "exercises.toml"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    title: str
+    stub: str
+    entry: str
+    deadline: float
+    checks: dict[str, int] = field(default_factory=dict)
+    hints: tuple[str, ...] = ()
+
+    @property
+    def module(self) -> str:
+        return Path(self.stub).stem
+
+    @property
+    def exercise_dir(self) -> Path:
+        return KIT / "exercises" / self.name
+
+    @property
+    def solution_dir(self) -> Path:
+        return KIT / "solutions" / self.name
+
+    @property
+    def grader_dir(self) -> Path:
+        return KIT / "graders" / self.name
+
+
+def load(path: Path = MANIFEST) -> dict[str, Exercise]:
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    return {
+        name: Exercise(
+            name=name, title=entry["title"], stub=entry["stub"], entry=entry["entry"],
+            deadline=float(entry.get("deadline", 20)), checks=dict(entry.get("checks", {})),
+            hints=tuple(entry.get("hints", ())))
+        for name, entry in data.items()
+    }

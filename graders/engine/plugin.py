@@ -1,0 +1,137 @@
+"""The pytest plugin that turns grader tests into graded checks.
+
+Hooks appear in pytest's lifecycle order: options, configuration, test
+generation, fixtures, reports, and the end of the session, which writes the
+results file. Precedence of settings: a command-line option wins over the
+manifest, which wins over the defaults in this module.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from graders.engine import manifest
+from graders.engine.checks import CheckFailure, Student
+from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
+
+START_METHODS = ("fork", "spawn", "forkserver")
+PRIMARY = "forkserver"  # Python 3.14's default on Linux: checks that need one method use it
+
+HELP_STAGE = "folder with the staged submission (one sub-folder per exercise) and the grader library"
+HELP_RESULTS = "write the results, as JSON, to this file"
+HELP_METHODS = "comma-separated start methods to run every check under (default: fork,spawn,forkserver)"
+HELP_QUICK = "quick mode: fewer generated examples (pair it with one start method)"
+HELP_CHECKS = "comma-separated check names to run (default: all)"
+
+settings.register_profile("kit", max_examples=8, derandomize=True, database=None, deadline=None,
+                          suppress_health_check=list(HealthCheck), print_blob=False)
+settings.register_profile("kit-quick", parent=settings.get_profile("kit"), max_examples=3)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("kit", "multiprocessing exercise kit")
+    group.addoption("--kit-stage", help=HELP_STAGE)
+    group.addoption("--kit-results", help=HELP_RESULTS)
+    group.addoption("--kit-methods", default=",".join(START_METHODS), help=HELP_METHODS)
+    group.addoption("--kit-quick", action="store_true", help=HELP_QUICK)
+    group.addoption("--kit-checks", default="", help=HELP_CHECKS)
+
+
+def pytest_configure(config):
+    settings.load_profile("kit-quick" if config.getoption("--kit-quick") else "kit")
+    config.kit_exercises = manifest.load()
+    config.kit_methods = [m for m in config.getoption("--kit-methods").split(",") if m]
+    config.kit_runs = {}
+    config.kit_started = time.monotonic()
+
+
+def pytest_generate_tests(metafunc):
+    if "start_method" not in metafunc.fixturenames:
+        return
+    methods = metafunc.config.kit_methods
+    if not getattr(metafunc.function, "kit_every_start_method", True):
+        methods = [PRIMARY if PRIMARY in methods else methods[0]]
+    metafunc.parametrize("start_method", methods)
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = {c for c in config.getoption("--kit-checks").split(",") if c}
+    if not wanted:
+        return
+    keep = [i for i in items if check_name(i) in wanted]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+
+@pytest.fixture
+def exercise(request) -> manifest.Exercise:
+    return request.config.kit_exercises[request.node.path.parent.name]
+
+
+@pytest.fixture
+def student(request, exercise, start_method) -> Student:
+    stage = Path(request.config.getoption("--kit-stage"))
+    return Student(exercise=exercise, submission=str(stage / exercise.name),
+                   lib=str(stage / "lib"), start_method=start_method)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.when == "call" or (report.when == "setup" and report.failed):
+        failure = None if report.passed else failure_of(call.excinfo.value if call.excinfo else None)
+        method = item.callspec.params.get("start_method", "") if hasattr(item, "callspec") else ""
+        key = (item.path.parent.name, check_name(item))
+        item.config.kit_runs.setdefault(key, (item, []))[1].append(
+            Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3), failure=failure))
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    path = config.getoption("--kit-results")
+    if not path:
+        return
+    result = GradeResult(mode="quick" if config.getoption("--kit-quick") else "full",
+                         start_methods=config.kit_methods,
+                         seconds=round(time.monotonic() - config.kit_started, 2))
+    by_exercise: dict[str, ExerciseResult] = {}
+    for (name, check), (item, runs) in config.kit_runs.items():
+        exercise = config.kit_exercises[name]
+        if name not in by_exercise:
+            by_exercise[name] = ExerciseResult(name=name, title=exercise.title)
+        by_exercise[name].checks.append(CheckResult(
+            name=check, title=getattr(item.function, "kit_title", check),
+            weight=exercise.checks.get(check, 1), runs=runs))
+    result.exercises = [by_exercise[n] for n in config.kit_exercises if n in by_exercise]
+    Path(path).write_text(result.to_json())
+
+
+def check_name(item) -> str:
+    return item.function.__name__.removeprefix("test_")
+
+
+def failure_of(error: BaseException | None) -> Failure:
+    """The student-facing failure for an exception raised by a check."""
+    found = _find_check_failure(error)
+    if found is not None:
+        failure = found.failure
+        if error is not found and "Flaky" in type(error).__name__:
+            failure.details.append("The same case gave different results on different runs: "
+                                   "the outcome depends on timing, which is the mark of a race.")
+        return failure
+    kind = type(error).__name__ if error else "an unknown error"
+    return Failure(kind="grader", summary=f"the grader itself failed with {kind}: this is a bug in "
+                   "the kit, not in your code; please report it with the grading log")
+
+
+def _find_check_failure(error):
+    if isinstance(error, CheckFailure):
+        return error
+    for inner in getattr(error, "exceptions", ()) or ():
+        found = _find_check_failure(inner)
+        if found is not None:
+            return found
+    return None

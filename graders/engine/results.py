@@ -1,0 +1,103 @@
+"""Results are data: the one model every report and results file is made from.
+
+The pytest plugin fills it in the grading process and writes it as JSON; the
+terminal report, and any other format, is rendered from that JSON, never from
+pytest's printed output.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Failure:
+    """Why one check failed under one start method, in a student's words."""
+
+    kind: str  # "wrong", "hang", "crash", or "grader" (a bug in the kit)
+    summary: str
+    expected: str | None = None
+    got: str | None = None
+    case: str | None = None
+    hint: str | None = None
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """One check under one start method."""
+
+    start_method: str
+    passed: bool
+    seconds: float
+    failure: Failure | None = None
+
+
+@dataclass
+class CheckResult:
+    name: str
+    title: str
+    weight: int
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.runs) and all(r.passed for r in self.runs)
+
+
+@dataclass
+class ExerciseResult:
+    name: str
+    title: str
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def score(self) -> int:
+        """Out of 100: the weights of the checks passed under every start method."""
+        total = sum(c.weight for c in self.checks)
+        won = sum(c.weight for c in self.checks if c.passed)
+        return round(100 * won / total) if total else 0
+
+    @property
+    def checks_passed(self) -> int:
+        return sum(c.passed for c in self.checks)
+
+
+@dataclass
+class GradeResult:
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    mode: str = "full"
+    start_methods: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.exercises) and all(e.passed for e in self.exercises)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        for exercise, source in zip(data["exercises"], self.exercises):
+            exercise.update(score=source.score, checks_passed=source.checks_passed, passed=source.passed)
+        data["passed"] = self.passed
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "GradeResult":
+        data = json.loads(text)
+        exercises = [
+            ExerciseResult(
+                name=e["name"], title=e["title"],
+                checks=[
+                    CheckResult(
+                        name=c["name"], title=c["title"], weight=c["weight"],
+                        runs=[Run(start_method=r["start_method"], passed=r["passed"], seconds=r["seconds"],
+                                  failure=Failure(**r["failure"]) if r["failure"] else None)
+                              for r in c["runs"]])
+                    for c in e["checks"]])
+            for e in data["exercises"]]
+        return cls(exercises=exercises, mode=data["mode"], start_methods=data["start_methods"],
+                   seconds=data["seconds"])

@@ -1,0 +1,156 @@
+"""Run one probe of a check in a fresh child process, under the lockstep
+scheduler, within a deadline; and always leave no process behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from graders.engine import stacks
+from graders.engine.scheduler import Coordinator, Trace
+from graders.engine.tree import ProcessTree, become_subreaper
+
+BOOT = os.path.join(os.path.dirname(__file__), "boot")
+POLL = 0.005  # seconds between looks at the process tree
+SETTLE = 3  # quiet looks in a row before the tree counts as blocked
+STALL = 2.0  # seconds of total quiet, with no timer pending, that make a hang
+OUTPUT_CAP = 64_000  # characters of the program's stdout and stderr kept
+
+_ADOPTS = None
+
+
+@dataclass
+class Hang:
+    """The run did not finish: where every thread of the student's code stood."""
+
+    reason: str  # "stuck" (everything blocked) or "deadline"
+    waited: float
+    stacks: dict[int, list[list[str]]] = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What one run produced, as the grading process saw it."""
+
+    value: object = None
+    error: dict | None = None
+    hang: Hang | None = None
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    trace: Trace = field(default_factory=Trace)
+    start_method: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.hang is None and self.error is None and self.exit_code is None
+
+
+def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dict,
+              start_method: str, deadline: float, choose=None) -> Outcome:
+    """Run `probe(student_module, pause, **params)` in a child; see Outcome."""
+    global _ADOPTS
+    if _ADOPTS is None:
+        _ADOPTS = become_subreaper()
+    folder = tempfile.mkdtemp(prefix="kit-run-")
+    coordinator = Coordinator(folder)
+    tree = None
+    try:
+        os.mkdir(os.path.join(folder, "stacks"))
+        os.mkdir(os.path.join(folder, "work"))
+        result_path = os.path.join(folder, "result.json")
+        job_path = os.path.join(folder, "job.json")
+        with open(job_path, "w") as f:
+            json.dump({"probe": probe, "module": module, "params": params,
+                       "start_method": start_method, "submission": submission,
+                       "pause_address": coordinator.address, "result": result_path}, f)
+        tag = secrets.token_hex(8)
+        env = _child_env(submission, lib, os.path.join(folder, "stacks"), tag)
+        with open(os.path.join(folder, "stdout"), "wb") as out, open(os.path.join(folder, "stderr"), "wb") as err:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "graders.engine.runner", job_path],
+                cwd=os.path.join(folder, "work"), env=env, stdin=subprocess.DEVNULL,
+                stdout=out, stderr=err, start_new_session=True)
+        tree = ProcessTree(child.pid, tag, _ADOPTS)
+        outcome = Outcome(start_method=start_method)
+        outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission)
+        outcome.trace = coordinator.trace
+        if outcome.hang is None:
+            child.wait()
+            if os.path.exists(result_path):
+                with open(result_path) as f:
+                    result = json.load(f)
+                outcome.value = result.get("value")
+                outcome.error = result.get("error")
+            else:
+                outcome.exit_code = child.returncode
+        outcome.stdout = _read_capped(os.path.join(folder, "stdout"))
+        outcome.stderr = stacks.clean_traceback(_read_capped(os.path.join(folder, "stderr")), submission)
+        return outcome
+    finally:
+        if tree is not None:
+            tree.kill_all()
+        coordinator.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Hang | None:
+    """Hold and release threads until the runner exits; a Hang if it never does."""
+    started = time.monotonic()
+    quiet_looks, quiet_since = 0, None
+    while True:
+        if coordinator.poll(POLL):
+            quiet_looks, quiet_since = 0, None
+            continue
+        if child.poll() is not None:
+            return None
+        now = time.monotonic()
+        if now - started > deadline:
+            return _hang("deadline", now - started, tree, coordinator, folder, submission)
+        members = tree.members()
+        if tree.busy(members) or coordinator.pending():
+            quiet_looks, quiet_since = 0, None
+            continue
+        quiet_looks += 1
+        if quiet_looks < SETTLE:
+            continue
+        if coordinator.held:
+            coordinator.release(frozenset(p.pid for p in members), choose)
+            quiet_looks, quiet_since = 0, None
+            continue
+        if quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since > STALL and not tree.waiting_on_a_clock(members):
+            return _hang("stuck", now - started, tree, coordinator, folder, submission)
+
+
+def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
+    dumps = tree.dump_stacks(os.path.join(folder, "stacks"))
+    held = [f"{a.thread} of process {a.pid} waits in pause({a.stage!r})"
+            for a in sorted(coordinator.held.values(), key=lambda a: a.seq)]
+    found = {pid: stacks.student_stacks(text, submission) for pid, text in dumps.items()}
+    return Hang(reason=reason, waited=round(waited, 2), held=held,
+                stacks={pid: s for pid, s in found.items() if s})
+
+
+def _child_env(submission, lib, stacks_dir, tag) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "COV_"))}
+    env.update(PYTHONPATH=os.pathsep.join([submission, lib, BOOT]), PYTHONUNBUFFERED="1",
+               KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag)
+    return env
+
+
+def _read_capped(path) -> str:
+    with open(path, "rb") as f:
+        data = f.read(OUTPUT_CAP + 1)
+    text = data[:OUTPUT_CAP].decode(errors="replace")
+    return text + ("\n[... output cut]" if len(data) > OUTPUT_CAP else "")

@@ -1,0 +1,59 @@
+"""Turn faulthandler dumps and Python tracebacks into the student's own lines.
+
+A student never sees a frame of grader code: every frame outside the
+submission's folder is dropped, and each kept frame names the file by its
+base name, with the source line it was on.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import re
+
+_THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+)")
+_FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+_TB_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+
+
+def inside(path: str, folder: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.realpath(path), os.path.realpath(folder)]) == os.path.realpath(folder)
+    except ValueError:
+        return False
+
+
+def describe_frame(path: str, line: int, func: str) -> str:
+    source = linecache.getline(path, line).strip()
+    where = f"{os.path.basename(path)}:{line} in {func}"
+    return f"{where}: {source}" if source else where
+
+
+def student_stacks(dump: str, folder: str) -> list[list[str]]:
+    """Each thread's frames inside `folder`, innermost first; threads with none are left out."""
+    threads, frames = [], None
+    for line in dump.splitlines():
+        if _THREAD.match(line):
+            frames = []
+            threads.append(frames)
+            continue
+        match = _FRAME.match(line)
+        if match and frames is not None and inside(match["file"], folder):
+            frames.append(describe_frame(match["file"], int(match["line"]), match["func"]))
+    return [t for t in threads if t]
+
+
+def clean_traceback(text: str, folder: str) -> str:
+    """Drop the frames of a printed traceback that are not the student's."""
+    kept, skip_source = [], False
+    for line in text.splitlines():
+        match = _TB_FRAME.match(line)
+        if match:
+            skip_source = not inside(match["file"], folder)
+            if not skip_source:
+                kept.append(f'  File "{os.path.basename(match["file"])}", line {match["line"]}, in {match["func"]}')
+            continue
+        if skip_source and line.startswith("    "):
+            continue
+        skip_source = False
+        kept.append(line)
+    return "\n".join(kept)

@@ -1,0 +1,206 @@
+"""The processes of one check run: who they are, whether all of them are
+blocked, their stacks, and how to end every one of them.
+
+The grading process makes itself a child subreaper, so a process that the
+submission orphans (a double fork, a `setsid()`) is re-parented to it and stays
+in view. Every process of a run also carries a tag in its environment, a last
+net for the final sweep.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import signal
+import time
+
+import psutil
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+# Thread states that mean "cannot move until something else happens".
+_BLOCKED_STATES = {"S", "T", "t", "Z", "X", "I", "P"}
+
+# System calls that wait with a time limit, by machine, with the index of the
+# timeout argument and the value that means "no limit". A thread in one of
+# these can wake by itself, so a program whose threads wait like this is slow,
+# not stuck.
+_TIMED_WAITS = {
+    "x86_64": {202: (3, 0), 35: (0, None), 230: (2, None), 7: (2, -1), 271: (2, 0),
+               23: (4, 0), 270: (4, 0), 232: (3, -1), 281: (3, -1), 441: (3, 0)},
+    "aarch64": {98: (3, 0), 101: (0, None), 115: (2, None), 73: (2, 0),
+                72: (4, 0), 22: (3, -1), 441: (3, 0)},
+}.get(platform.machine(), {})
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux); False where the system has no such thing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _thread_states(pid: int) -> list[tuple[int, str]]:
+    """(thread id, state letter) for every thread of `pid`; [] when it is gone."""
+    states = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return [(pid, _psutil_state(pid))]
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        states.append((int(tid), stat[stat.rfind(b")") + 2:][:1].decode()))
+    return states
+
+
+def _psutil_state(pid: int) -> str:
+    try:
+        status = psutil.Process(pid).status()
+    except psutil.Error:
+        return "Z"
+    return "S" if status in ("sleeping", "stopped", "zombie", "idle", "waiting") else "R"
+
+
+def _waits_with_time_limit(pid: int, tid: int) -> bool:
+    """Whether the thread sleeps or waits with a timeout (unknown counts as yes)."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+            fields = f.read().split()
+    except OSError:
+        return True
+    if not fields or fields[0] in ("running", "-1"):
+        return False
+    rule = _TIMED_WAITS.get(int(fields[0]))
+    if rule is None:  # a wait with no time limit: read, wait4, accept, ...
+        return False
+    index, unlimited = rule
+    if unlimited is None:
+        return True
+    try:
+        value = int(fields[1 + index], 16)
+    except (IndexError, ValueError):
+        return True
+    if unlimited == -1:
+        return value != 0xFFFFFFFFFFFFFFFF and value < 0x80000000
+    return value != 0
+
+
+class ProcessTree:
+    """All processes that descend from the grading process during one run."""
+
+    def __init__(self, root_pid: int, tag: str, adopts_orphans: bool):
+        self.root_pid = root_pid
+        self.tag = tag
+        self.adopts_orphans = adopts_orphans
+        self._me = psutil.Process()
+
+    def members(self) -> list[psutil.Process]:
+        try:
+            return self._me.children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def pids(self) -> frozenset[int]:
+        return frozenset(p.pid for p in self.members())
+
+    def busy(self, members=None) -> bool:
+        """True while some thread of the run can still move on its own."""
+        for proc in members if members is not None else self.members():
+            for _, state in _thread_states(proc.pid):
+                if state not in _BLOCKED_STATES:
+                    return True
+        return False
+
+    def waiting_on_a_clock(self, members=None) -> bool:
+        """True when some thread sleeps or waits with a timeout (it will wake)."""
+        if not _TIMED_WAITS and platform.system() == "Linux":
+            return True
+        for proc in members if members is not None else self.members():
+            for tid, state in _thread_states(proc.pid):
+                if state == "S" and _waits_with_time_limit(proc.pid, tid):
+                    return True
+        return False
+
+    def dump_stacks(self, folder: str, wait: float = 1.0) -> dict[int, str]:
+        """Ask every process for its threads' stacks; {pid: faulthandler text}."""
+        pids = [p.pid for p in self.members()]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGUSR1)
+            except OSError:
+                pass
+        sizes, end = None, time.monotonic() + wait
+        while time.monotonic() < end:
+            time.sleep(0.05)
+            now = {pid: _size(folder, pid) for pid in pids}
+            if now == sizes and all(now.values()):
+                break
+            sizes = now
+        dumps = {}
+        for pid in pids:
+            try:
+                with open(os.path.join(folder, f"{pid}.txt"), errors="replace") as f:
+                    dumps[pid] = f.read(200_000)
+            except OSError:
+                pass
+        return dumps
+
+    def kill_all(self) -> None:
+        """Freeze, then kill, every process of the run; reap what we adopted."""
+        for _ in range(50):
+            members = self.members()
+            if not members and not self.adopts_orphans:
+                members = self._tagged_strays()
+            if not members:
+                break
+            for sig in (signal.SIGSTOP, signal.SIGKILL):
+                for proc in members:
+                    try:
+                        proc.send_signal(sig)
+                    except psutil.Error:
+                        pass
+            try:
+                os.killpg(self.root_pid, signal.SIGKILL)
+            except OSError:
+                pass
+            psutil.wait_procs(members, timeout=0.5)
+            self._reap()
+        self._reap()
+
+    def _tagged_strays(self) -> list[psutil.Process]:
+        """Processes of this run that escaped the tree (only where we could not adopt)."""
+        strays = []
+        for proc in psutil.process_iter():
+            try:
+                if proc.pid != self._me.pid and proc.environ().get("KIT_RUN_TAG") == self.tag:
+                    strays.append(proc)
+            except psutil.Error:
+                continue
+        return strays
+
+    def _reap(self):
+        """Collect adopted zombies (the runner itself is waited on by Popen)."""
+        for proc in self.members():
+            if proc.pid == self.root_pid:
+                continue
+            try:
+                os.waitpid(proc.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            except OSError:
+                pass
+
+
+def _size(folder: str, pid: int) -> int:
+    try:
+        return os.path.getsize(os.path.join(folder, f"{pid}.txt"))
+    except OSError:
+        return 0

@@ -16,11 +16,19 @@ from graders.engine.results import Failure
 from graders.engine.run import Outcome, run_probe
 
 
-def check(title: str, *, every_start_method: bool = True):
-    """Name a check in plain words; by default it runs under every start method."""
+def check(title: str, *, every_start_method: bool = True, start_method: str | None = None):
+    """Name a check in plain words.
+
+    By default a check runs under every start method being graded; with
+    `every_start_method=False` under one of them (forkserver when graded), and
+    with `start_method` always under that one, for checks whose evidence only
+    that method keeps (under fork, a student's children outlive a bad early
+    return instead of crashing on the shared objects it dropped).
+    """
     def mark(func):
         func.kit_title = title
         func.kit_every_start_method = every_start_method
+        func.kit_start_method = start_method
         return func
     return mark
 

@@ -52,7 +52,10 @@ def pytest_generate_tests(metafunc):
     if "start_method" not in metafunc.fixturenames:
         return
     methods = metafunc.config.kit_methods
-    if not getattr(metafunc.function, "kit_every_start_method", True):
+    pinned = getattr(metafunc.function, "kit_start_method", None)
+    if pinned:
+        methods = [pinned]
+    elif not getattr(metafunc.function, "kit_every_start_method", True):
         methods = [PRIMARY if PRIMARY in methods else methods[0]]
     metafunc.parametrize("start_method", methods)
 

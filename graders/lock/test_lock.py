@@ -18,7 +18,7 @@ BAD_INPUT = "graders.lock.probe:bad_input"
 RETURNED = "kit:returned"
 
 NO_SHARED_LOCK_HINT = (
-    "Nothing keeps two buyers out of buy() at once: there is no lock, or each buyer makes its own, "
+    "Nothing keeps two buyers out of buy() at once: either there is no lock, or each buyer makes its own, "
     "which protects nothing. Make one lock in sell(), pass it to every buyer, and hold it around buy().")
 
 
@@ -32,14 +32,20 @@ def make_db(count, text=None) -> Path:
     return path
 
 
-def sell(student, tickets, buyers):
-    """Run sell() on a fresh ticket file; (result, tickets left, trace)."""
+def sell(student, tickets, buyers, before_contract=None):
+    """Run sell() on a fresh ticket file; (result, tickets left, trace).
+
+    `before_contract(trace)` looks at the trace before the stage contract is
+    checked, for mistakes that also break the contract.
+    """
     db = make_db(tickets)
     outcome = student.run(SELL, db_path=str(db), buyers=buyers)
     case = describe(tickets, buyers)
     result = student.finished(outcome, f"sell(db, {buyers})", case=case,
                               hang_hint="Is the lock released on every path? `with lock:` releases it "
                                         "even when a buyer returns early because the tickets are sold out.")
+    if before_contract:
+        before_contract(outcome.trace)
     follows_contract(outcome.trace, buyers)
     return result, json.loads(db.read_text()).get("count"), outcome.trace
 
@@ -99,7 +105,7 @@ def test_sells_every_ticket_once(student, tickets, buyers):
                            expected=f"a list of {buyers} bools", got=str(result)[:200])
     sold, should = sum(result), min(tickets, buyers)
     if sold > tickets:
-        raise CheckFailure(f"{sold} tickets were sold but only {tickets} existed: a ticket was sold twice",
+        raise CheckFailure(f"{sold} tickets were sold but only {tickets} existed: the sale oversold",
                            case=case, expected=f"{should} buyers get a ticket", got=f"{sold} did",
                            hint="Two buyers read the same count before either wrote it back. "
                                 "Decide and write inside the lock, with the count read inside the lock.")
@@ -112,16 +118,18 @@ def test_sells_every_ticket_once(student, tickets, buyers):
                            case=case, expected=f"{should} buyers get a ticket", got=f"{sold} did")
 
 
-@check("sell() returns only after every buyer has finished", every_start_method=False)
+@check("sell() returns only after every buyer has finished", start_method="fork")
 def test_waits_for_every_buyer(student):
-    _, _, trace = sell(student, tickets=1, buyers=2)
-    returned = trace.batch_of(RETURNED)
-    running = len(returned.alive & set(trace.pids_at("search"))) if returned else 0
-    if running:
-        raise CheckFailure(f"sell() returned while {running} buyer process(es) were still running",
-                           expected="every buyer finished when sell() returns",
-                           got=f"{running} still running",
-                           hint="join() every buyer before returning their results.")
+    def returned_alone(trace):
+        returned = trace.batch_of(RETURNED)
+        running = len(returned.alive & set(trace.pids_at("search"))) if returned else 0
+        if running:
+            raise CheckFailure(f"sell() returned while {running} buyer process(es) were still running",
+                               expected="every buyer finished when sell() returns",
+                               got=f"{running} still running",
+                               hint="join() every buyer before returning their results.")
+
+    sell(student, tickets=1, buyers=2, before_contract=returned_alone)
 
 
 @check("the lock is released when the tickets are sold out", every_start_method=False)
@@ -133,18 +141,18 @@ def test_releases_lock_when_sold_out(student):
 
 
 def bad_input(student, cases):
-    """Run sell() on each (db_path, buyers) case; what each raised, and the files after."""
+    """Run sell() on each case: each must raise its error, leave its file alone, start no buyer."""
     before = {c["db_path"]: _read(c["db_path"]) for c in cases}
     outcome = student.run(BAD_INPUT, cases=cases)
     report = student.finished(outcome, "sell() with bad input")
-    if outcome.trace.arrivals:
-        raise CheckFailure("sell() started buyers before it found the input was bad",
-                           hint="Check the arguments and the ticket file before starting any process.")
     for case, got in zip(cases, report):
+        expect_error(case, got, case["error"], name_file=case.get("names_file", False))
         if _read(case["db_path"]) != before[case["db_path"]]:
             raise CheckFailure("sell() changed a ticket file it should have rejected",
                                case=case["label"], expected="the file left as it was", got=_read(case["db_path"]))
-    return report
+    if outcome.trace.arrivals:
+        raise CheckFailure("sell() started buyers before it found the input was bad",
+                           hint="Check the arguments and the ticket file before starting any process.")
 
 
 def expect_error(case, got, error, name_file=False):
@@ -163,9 +171,8 @@ def expect_error(case, got, error, name_file=False):
 @check("a bad number of buyers gives ValueError", every_start_method=False)
 def test_rejects_bad_buyers(student):
     db = str(make_db(3))
-    cases = [{"db_path": db, "buyers": b, "label": f"buyers={b!r}"} for b in (-1, 2.5, "3", None)]
-    for case, got in zip(cases, bad_input(student, cases)):
-        expect_error(case, got, "ValueError")
+    bad_input(student, [{"db_path": db, "buyers": b, "label": f"buyers={b!r}", "error": "ValueError"}
+                        for b in (-1, 2.5, "3", None)])
 
 
 @check("a missing or broken ticket file gives a clear error and stays unchanged", every_start_method=False)
@@ -174,9 +181,8 @@ def test_rejects_bad_ticket_file(student):
     cases = [{"db_path": str(missing), "buyers": 2, "label": "a missing ticket file", "error": "FileNotFoundError"}]
     for text in ("tickets: 3", '{"count": -1}', '{"count": "3"}', '{"count": 1.5}', '{"tickets": 3}', "[3]"):
         cases.append({"db_path": str(make_db(0, text)), "buyers": 2, "label": f"a ticket file holding {text}",
-                      "error": "ValueError"})
-    for case, got in zip(cases, bad_input(student, cases)):
-        expect_error(case, got, case["error"], name_file=case["error"] == "ValueError")
+                      "error": "ValueError", "names_file": True})
+    bad_input(student, cases)
 
 
 def _read(path):

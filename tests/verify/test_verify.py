@@ -1,0 +1,72 @@
+"""The kit's self-check: every stub fails, every solution passes, and every
+variant in the bank gets the verdict it was written for."""
+import ast
+
+import pytest
+
+import bank
+from graders.engine import manifest
+from graders.engine.grade import START_METHODS, grade
+
+EXERCISES = manifest.load()
+VARIANTS = [v for name in EXERCISES for v in bank.load(name)]
+
+
+def failures(result):
+    return {c.name: [r.failure for r in c.runs if not r.passed] for c in result.exercises[0].checks}
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_stub_fails(name):
+    result = grade([EXERCISES[name]], methods=["forkserver"])
+    assert not result.passed, f"the stub of {name} passes its grader"
+    kinds = {f.kind for fs in failures(result).values() for f in fs}
+    assert "grader" not in kinds, failures(result)
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_solution_passes(name):
+    exercise = EXERCISES[name]
+    result = grade([exercise], sources={name: exercise.solution_dir / exercise.stub}, methods=START_METHODS)
+    assert result.passed, {k: v for k, v in failures(result).items() if v}
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.id)
+def test_bank_variant(variant, tmp_path):
+    exercise = EXERCISES[variant.exercise]
+    path = tmp_path / exercise.stub
+    path.write_text(variant.source(exercise))
+    if variant.expect == "pass":
+        result = grade([exercise], sources={exercise.name: path}, methods=variant.methods)
+        assert result.passed, f"{variant.about}: {failures(result)}"
+        return
+    result = grade([exercise], sources={exercise.name: path}, methods=variant.methods, checks=[variant.expect])
+    found = failures(result)
+    assert variant.expect in found, f"no check named {variant.expect}"
+    assert found[variant.expect], f"{variant.about}: check {variant.expect} did not reject it"
+    for failure in found[variant.expect]:
+        assert failure.kind != "grader", failure
+        text = "\n".join([failure.summary, failure.hint or "", *failure.details])
+        assert variant.message in text, f"{variant.about}: the message does not name the mistake:\n{text}"
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_manifest_weighs_every_check(name):
+    """Every check of a grader has a weight in the manifest, and every weight a check."""
+    exercise = EXERCISES[name]
+    found = set()
+    for path in exercise.grader_dir.glob("test_*.py"):
+        tree = ast.parse(path.read_text())
+        found |= {n.name.removeprefix("test_") for n in tree.body
+                  if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+    assert found == set(exercise.checks)
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_bank_covers_exercise(name):
+    """Each exercise has wrong variants in the bank, and each names a real check."""
+    variants = bank.load(name)
+    assert any(v.expect != "pass" for v in variants), f"{name} has no known-wrong variants"
+    for v in variants:
+        assert v.expect == "pass" or v.expect in EXERCISES[name].checks, v.id
+        assert set(v.methods) <= set(START_METHODS), v.id

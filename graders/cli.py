@@ -11,7 +11,7 @@ from pathlib import Path
 
 from graders.engine import manifest
 from graders.engine.grade import START_METHODS, STATE, GraderError, grade
-from graders.engine.report import render, use_colour
+from graders.engine.report import render, use_colour, use_unicode
 
 HELP_EXERCISES = "exercises to grade (default: all of them, in order)"
 HELP_METHODS = "comma-separated start methods (default: fork,spawn,forkserver)"
@@ -58,12 +58,12 @@ def choose_methods(text: str | None, quick: bool) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
-def choose_sources(path: Path | None, exercises: list[manifest.Exercise]) -> dict[str, Path]:
+def choose_sources(path: Path | None, exercises: list[manifest.Exercise], named: bool) -> dict[str, Path]:
     """Which file to grade for each exercise; only the stub files are ever taken."""
     if path is None:
         return {e.name: e.exercise_dir / e.stub for e in exercises}
     if path.is_file():
-        if len(exercises) != 1:
+        if len(exercises) != 1 or not named:
             raise UsageError("a single file can be graded for one exercise only: name it, e.g. `grade lock`")
         return {exercises[0].name: path}
     if not path.is_dir():
@@ -78,7 +78,7 @@ def choose_sources(path: Path | None, exercises: list[manifest.Exercise]) -> dic
 def run_grade(args) -> int:
     exercises = choose_exercises(args.exercises)
     methods = choose_methods(args.methods, args.quick)
-    sources = choose_sources(args.submission, exercises)
+    sources = choose_sources(args.submission, exercises, named=bool(args.exercises))
     checks = [c for c in args.checks.split(",") if c]
     print(f"Grading {', '.join(e.name for e in exercises)} under {', '.join(methods)} ...", flush=True)
     result = grade(exercises, sources=sources, methods=methods, quick=args.quick, checks=checks,
@@ -86,7 +86,7 @@ def run_grade(args) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(result.to_json())
-    print(render(result, colour=use_colour()))
+    print(render(result, colour=use_colour(), unicode=use_unicode()))
     return 0 if result.passed else 1
 
 

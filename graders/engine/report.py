@@ -18,12 +18,14 @@ def use_colour(stream=sys.stdout) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+def use_unicode(stream=sys.stdout) -> bool:
+    return (getattr(stream, "encoding", None) or "").lower().replace("-", "") == "utf8"
+
+
 class Paint:
-    def __init__(self, colour: bool):
+    def __init__(self, colour: bool, unicode: bool):
         self.colour = colour
-        encoding = (getattr(sys.stdout, "encoding", None) or "").lower()
-        fancy = encoding.startswith("utf")
-        self.ok, self.no = ("✓", "✗") if fancy else ("ok", "FAIL")
+        self.ok, self.no = ("✓", "✗") if unicode else ("ok", "FAIL")
 
     def __call__(self, text: str, *styles: str) -> str:
         if not self.colour or not styles:
@@ -32,8 +34,8 @@ class Paint:
         return f"\033[{codes}m{text}\033[0m"
 
 
-def render(result: GradeResult, colour: bool = False) -> str:
-    paint = Paint(colour)
+def render(result: GradeResult, colour: bool = False, unicode: bool = True) -> str:
+    paint = Paint(colour, unicode)
     lines = []
     for exercise in result.exercises:
         lines += _exercise(exercise, paint)
@@ -80,7 +82,7 @@ def _failure(check: CheckResult, paint: Paint) -> list[str]:
         if f.got is not None:
             lines.append(f"got:      {f.got}")
         if f.case is not None:
-            lines.append(f"smallest failing case: {f.case}")
+            lines.append(f"failing case: {f.case}")
         lines += f.details
         if f.hint:
             lines.append(paint(f"hint: {f.hint}", "yellow"))

@@ -1,0 +1,38 @@
+"""The command line: usage errors exit 2 with a message that helps; nothing is written."""
+import subprocess
+import sys
+
+import pytest
+
+from graders.engine.manifest import KIT
+
+
+def kit(*args):
+    return subprocess.run([sys.executable, "-m", "graders", *args], cwd=KIT, capture_output=True, text=True)
+
+
+def test_an_unknown_exercise_lists_the_valid_names():
+    done = kit("grade", "nosuch")
+    assert done.returncode == 2
+    assert "unknown exercise 'nosuch'" in done.stderr and "lock" in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["grade", "lock", "--methods", "thread"], "unknown start method 'thread'"),
+    (["grade", "lock", "--submission", "no/such/folder"], "no such submission"),
+    (["grade", "--submission", "solutions/lock/tickets.py"], "a single file can be graded for one exercise only"),
+    (["grade", "lock", "--submission", "tests"], "the submission has no"),
+    (["grade", "--bogus"], "unrecognized arguments"),
+])
+def test_usage_errors_exit_2(args, message):
+    done = kit(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_help_names_every_option():
+    done = kit("grade", "--help")
+    assert done.returncode == 0
+    for option in ("--methods", "--quick", "--checks", "--json", "--submission"):
+        assert option in done.stdout

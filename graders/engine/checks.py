@@ -9,7 +9,7 @@ and `Student`, which runs a probe of the student's code in a child process.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graders.engine.manifest import Exercise
 from graders.engine.results import Failure
@@ -47,6 +47,26 @@ def _text(value):
     return None if value is None else str(value)
 
 
+MAX_TIMEOUTS = 3  # deadline hangs per exercise before its remaining runs are skipped
+BUSY_HINT = ("The program was still running at the deadline: look for a loop that never ends, "
+             "or a wait that never gets its answer, at the lines above.")
+
+
+@dataclass
+class TimeBudget:
+    """Keeps a submission that loops forever from costing a deadline per run.
+
+    Within one check, the first run that reaches its deadline ends the check:
+    later runs (hypothesis's shrinking, say) fail at once with that same
+    failure. Across an exercise, after MAX_TIMEOUTS such runs the remaining
+    runs are not started. Tests run in a fixed order, so the verdict is the
+    same on every grade.
+    """
+
+    timeouts: int = 0
+    by_check: dict = field(default_factory=dict)
+
+
 @dataclass
 class Student:
     """The submission under test, bound to one exercise and one start method."""
@@ -55,8 +75,17 @@ class Student:
     submission: str
     lib: str
     start_method: str
+    budget: TimeBudget = field(default_factory=TimeBudget)
+    check: str = ""
 
     def run(self, probe: str, *, choose=None, **params) -> Outcome:
+        earlier = self.budget.by_check.get(self.check)
+        if earlier is not None:
+            raise earlier
+        if self.budget.timeouts >= MAX_TIMEOUTS:
+            raise CheckFailure(f"not run: the program already ran past its deadline {MAX_TIMEOUTS} times "
+                               "in this exercise",
+                               kind="hang", hint="Fix the hang reported above first.")
         return run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
                          lib=self.lib, params=params, start_method=self.start_method,
                          deadline=self.exercise.deadline, choose=choose)
@@ -64,8 +93,13 @@ class Student:
     def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None):
         """The probe's value; a CheckFailure if the student's code hung, raised or died."""
         if outcome.hang is not None:
-            raise CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
-                               hint=hang_hint, details=hang_details(outcome))
+            busy = outcome.hang.reason == "deadline"
+            failure = CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
+                                   hint=BUSY_HINT if busy else hang_hint, details=hang_details(outcome))
+            if outcome.hang.reason == "deadline":
+                self.budget.timeouts += 1
+                self.budget.by_check[self.check] = failure
+            raise failure
         if outcome.error is not None:
             error = outcome.error
             frames = [f"{f['file'].rsplit('/', 1)[-1]}:{f['line']} in {f['func']}" for f in error["frames"]]
@@ -86,7 +120,7 @@ def hang_summary(outcome: Outcome, call: str) -> str:
     if hang.reason == "stuck":
         return (f"{call} never finished: after {hang.waited:g} s every thread of the program was waiting "
                 "for something that no other thread would ever do (a deadlock or a lost wake-up)")
-    return f"{call} did not finish within its deadline of {hang.waited:g} s"
+    return f"{call} did not finish within its deadline of {round(hang.waited)} s"
 
 
 def hang_details(outcome: Outcome) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from graders.engine import manifest
-from graders.engine.checks import CheckFailure, Student
+from graders.engine.checks import CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -45,6 +45,7 @@ def pytest_configure(config):
     config.kit_exercises = manifest.load()
     config.kit_methods = [m for m in config.getoption("--kit-methods").split(",") if m]
     config.kit_runs = {}
+    config.kit_budgets = {}
     config.kit_started = time.monotonic()
 
 
@@ -77,8 +78,9 @@ def exercise(request) -> manifest.Exercise:
 @pytest.fixture
 def student(request, exercise, start_method) -> Student:
     stage = Path(request.config.getoption("--kit-stage"))
-    return Student(exercise=exercise, submission=str(stage / exercise.name),
-                   lib=str(stage / "lib"), start_method=start_method)
+    budget = request.config.kit_budgets.setdefault(exercise.name, TimeBudget())
+    return Student(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
+                   start_method=start_method, budget=budget, check=request.node.nodeid)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,29 +10,64 @@ nox.options.sessions = ["grade"]
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
+def _install(session, group):
+    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
 def _kit(session, *args):
-    """Run `python -m graders ...` and exit with its own code (2 is a usage error)."""
-    code = subprocess.call([str(Path(session.bin) / "python"), "-m", "graders", *args])
+    """Run `python -m graders ...` and exit with its own code (2 is a usage error).
+
+    Ctrl-C reaches the kit too; we wait for it to clean up and report instead
+    of killing it.
+    """
+    kit = subprocess.Popen([str(Path(session.bin) / "python"), "-m", "graders", *args])
+    while True:
+        try:
+            code = kit.wait()
+            break
+        except KeyboardInterrupt:
+            continue
     if code:
         raise SystemExit(code)
 
 
 @nox.session
 def grade(session):
-    """Grade exercises: `nox -s grade -- lock` (no name grades all)."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "grade"))
+    """Grade exercises: `nox -s grade -- lock` (no name grades all; `-- --help` for options)."""
+    _install(session, "grade")
     _kit(session, "grade", *session.posargs)
+
+
+@nox.session
+def hint(session):
+    """Show the next hint for an exercise: `nox -s hint -- lock`."""
+    _install(session, "grade")
+    _kit(session, "hint", *session.posargs)
+
+
+@nox.session
+def status(session):
+    """Show every exercise's state and last score, and your progress."""
+    _install(session, "grade")
+    _kit(session, "status", *session.posargs)
+
+
+@nox.session
+def watch(session):
+    """Regrade an exercise on every save: `nox -s watch -- lock` (Ctrl-C stops)."""
+    _install(session, "watch")
+    _kit(session, "watch", *session.posargs)
 
 
 @nox.session
 def verify(session):
     """Self-check: stubs fail, solutions pass, every known-wrong variant is caught."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    _install(session, "test")
     session.run("pytest", "tests/verify", "-n", "auto", *session.posargs)
 
 
 @nox.session
 def tests(session):
     """The kit's own tests: engine unit tests and the verify self-check."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    _install(session, "test")
     session.run("pytest", "-n", "auto", *session.posargs)

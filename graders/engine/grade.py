@@ -7,6 +7,7 @@ that `run.py` starts.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +19,6 @@ from graders.engine.manifest import KIT, Exercise
 from graders.engine.results import GradeResult
 
 START_METHODS = ("fork", "spawn", "forkserver")
-STATE = KIT / ".kit"  # the last grade's results and log, for people and for `status`
 
 
 class GraderError(Exception):
@@ -39,8 +39,11 @@ def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> 
 
 def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
           methods=START_METHODS, quick=False, checks=(), results_path: Path | None = None,
-          log_path: Path | None = None) -> GradeResult:
-    """Grade each exercise's file (default: its stub in exercises/) and return the results."""
+          log_path: Path | None = None, progress=None) -> GradeResult:
+    """Grade each exercise's file (default: its stub in exercises/) and return the results.
+
+    `progress(done, total, exercise, title)` is called as runs finish.
+    """
     sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
     with tempfile.TemporaryDirectory(prefix="kit-stage-") as folder:
         folder = Path(folder)
@@ -54,12 +57,14 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
             "--kit-methods", ",".join(methods),
             *(["--kit-quick"] if quick else []),
             *(["--kit-checks", ",".join(checks)] if checks else []),
+            "--kit-progress", str(folder / "progress.jsonl"),
         ]
         env = dict(os.environ, PYTHONPATH=str(KIT))
         log = folder / "grade.log"
         with open(log, "wb") as out:
-            code = subprocess.call(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+            pytest = subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL)
+            code = _wait(pytest, folder / "progress.jsonl", progress)
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(log, log_path)
@@ -73,3 +78,24 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
             partial.write_text(text)
             partial.replace(results_path)
         return GradeResult.from_json(text)
+
+
+def _wait(pytest: subprocess.Popen, progress_file: Path, progress) -> int:
+    """Wait for the pytest process, passing its progress lines on as they come."""
+    seen = 0
+    while True:
+        try:
+            code = pytest.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            code = None
+        if progress and progress_file.exists():
+            lines = progress_file.read_text().splitlines()
+            for line in lines[seen:]:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    break  # a line still being written
+                progress(event["done"], event["total"], event["exercise"], event["title"])
+                seen += 1
+        if code is not None:
+            return code

@@ -7,6 +7,7 @@ manifest, which wins over the defaults in this module.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ HELP_RESULTS = "write the results, as JSON, to this file"
 HELP_METHODS = "comma-separated start methods to run every check under (default: fork,spawn,forkserver)"
 HELP_QUICK = "quick mode: fewer generated examples (pair it with one start method)"
 HELP_CHECKS = "comma-separated check names to run (default: all)"
+HELP_PROGRESS = "append one JSON line per finished run to this file, for a progress display"
 
 settings.register_profile("kit", max_examples=8, derandomize=True, database=None, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=False)
@@ -38,6 +40,7 @@ def pytest_addoption(parser):
     group.addoption("--kit-methods", default=",".join(START_METHODS), help=HELP_METHODS)
     group.addoption("--kit-quick", action="store_true", help=HELP_QUICK)
     group.addoption("--kit-checks", default="", help=HELP_CHECKS)
+    group.addoption("--kit-progress", help=HELP_PROGRESS)
 
 
 def pytest_configure(config):
@@ -70,6 +73,10 @@ def pytest_collection_modifyitems(config, items):
     items[:] = keep
 
 
+def pytest_collection_finish(session):
+    session.config.kit_total = len(session.items)
+
+
 @pytest.fixture
 def exercise(request) -> manifest.Exercise:
     return request.config.kit_exercises[request.node.path.parent.name]
@@ -90,8 +97,19 @@ def pytest_runtest_makereport(item, call):
         failure = None if report.passed else failure_of(call.excinfo.value if call.excinfo else None)
         method = item.callspec.params.get("start_method", "") if hasattr(item, "callspec") else ""
         key = (item.path.parent.name, check_name(item))
-        item.config.kit_runs.setdefault(key, (item, []))[1].append(
-            Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3), failure=failure))
+        runs = item.config.kit_runs.setdefault(key, (item, []))[1]
+        runs.append(Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3),
+                        failure=failure))
+        _progress(item, sum(len(r) for _, r in item.config.kit_runs.values()))
+
+
+def _progress(item, done: int):
+    path = item.config.getoption("--kit-progress")
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"done": done, "total": item.config.kit_total,
+                                "exercise": item.path.parent.name,
+                                "title": getattr(item.function, "kit_title", item.name)}) + "\n")
 
 
 def pytest_sessionfinish(session):

@@ -1,0 +1,1 @@
+"""The student's and instructor's commands, one module each; graders/cli.py dispatches."""

@@ -1,0 +1,112 @@
+"""`grade`: grade exercises, print the report, remember the result for `status`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from graders import state
+from graders.engine import manifest
+from graders.engine.grade import START_METHODS, grade
+from graders.engine.report import render, use_colour, use_unicode
+
+HELP_EXERCISES = "exercises to grade (default: all of them, in order)"
+HELP_METHODS = "comma-separated start methods (default: fork,spawn,forkserver)"
+HELP_QUICK = "quick mode for the inner loop: forkserver only and fewer generated cases"
+HELP_CHECKS = "comma-separated names of the checks to run (default: all)"
+HELP_JSON = "also write the results as JSON to this file"
+HELP_SUBMISSION = ("grade this submission instead of exercises/: a folder laid out like exercises/ "
+                   "(NAME/STUB), or one stub file when grading one exercise")
+
+
+class UsageError(Exception):
+    """Bad input from the person at the keyboard: exit code 2."""
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help=HELP_EXERCISES)
+    parser.add_argument("--methods", help=HELP_METHODS)
+    parser.add_argument("--quick", action="store_true", help=HELP_QUICK)
+    parser.add_argument("--checks", default="", help=HELP_CHECKS)
+    parser.add_argument("--json", type=Path, metavar="FILE", help=HELP_JSON)
+    parser.add_argument("--submission", type=Path, metavar="PATH", help=HELP_SUBMISSION)
+
+
+def choose_exercises(names: list[str]) -> list[manifest.Exercise]:
+    known = manifest.load()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown exercise {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}")
+    return [known[n] for n in dict.fromkeys(names)] if names else list(known.values())
+
+
+def choose_methods(text: str | None, quick: bool) -> list[str]:
+    if not text:
+        return ["forkserver"] if quick else list(START_METHODS)
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    wrong = [m for m in methods if m not in START_METHODS]
+    if wrong or not methods:
+        raise UsageError(f"unknown start method {', '.join(map(repr, wrong))}; choose from: {', '.join(START_METHODS)}")
+    return list(dict.fromkeys(methods))
+
+
+def choose_sources(path: Path | None, exercises: list[manifest.Exercise], named: bool) -> dict[str, Path]:
+    """Which file to grade for each exercise; only the stub files are ever taken."""
+    if path is None:
+        return {e.name: e.exercise_dir / e.stub for e in exercises}
+    if path.is_file():
+        if len(exercises) != 1 or not named:
+            raise UsageError("a single file can be graded for one exercise only: name it, e.g. `grade lock`")
+        return {exercises[0].name: path}
+    if not path.is_dir():
+        raise UsageError(f"no such submission: {path}")
+    sources = {e.name: path / e.name / e.stub for e in exercises}
+    missing = [str(p) for p in sources.values() if not p.is_file()]
+    if missing:
+        raise UsageError(f"the submission has no {', '.join(missing)}")
+    return sources
+
+
+class ProgressLine:
+    """One line on a terminal that says which check is running; nothing elsewhere."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.live = stream.isatty()
+
+    def __call__(self, done, total, exercise, title):
+        if self.live:
+            text = f"[{done}/{total}] {exercise}: {title}"[:79]
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+
+    def clear(self):
+        if self.live:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+def run(args) -> int:
+    exercises = choose_exercises(args.exercises)
+    methods = choose_methods(args.methods, args.quick)
+    sources = choose_sources(args.submission, exercises, named=bool(args.exercises))
+    checks = [c for c in args.checks.split(",") if c]
+    return grade_and_report(exercises, sources, methods, args.quick, checks, args.json,
+                            remember=args.submission is None and not checks)
+
+
+def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=None, remember=True) -> int:
+    print(f"Grading {', '.join(e.name for e in exercises)} under {', '.join(methods)}"
+          f"{' (quick mode)' if quick else ''} ...", flush=True)
+    line = ProgressLine()
+    try:
+        result = grade(exercises, sources=sources, methods=methods, quick=quick, checks=checks,
+                       log_path=state.STATE / "grade.log", progress=line)
+    finally:
+        line.clear()
+    if json_path:
+        state.write_whole(json_path, result.to_json())
+    if remember:
+        for exercise in result.exercises:
+            state.save_grade(exercise, sources[exercise.name], result.mode)
+    print(render(result, colour=use_colour(), unicode=use_unicode()))
+    return 0 if result.passed else 1

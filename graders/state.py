@@ -1,0 +1,55 @@
+"""What the kit remembers between commands, in .kit/ (never committed):
+the last grade of each exercise, and how many hints each has shown.
+Files are written whole (a temporary file, then a rename), so an interrupted
+command never leaves half a file behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from graders.engine.manifest import KIT
+from graders.engine.report import score_line
+from graders.engine.results import ExerciseResult
+
+STATE = KIT / ".kit"
+
+
+def write_whole(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def save_grade(exercise: ExerciseResult, source: Path, mode: str) -> None:
+    record = {"name": exercise.name, "passed": exercise.passed, "score": exercise.score,
+              "checks_passed": exercise.checks_passed, "checks": len(exercise.checks),
+              "summary": score_line(exercise), "mode": mode, "source_sha256": digest(source),
+              "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_whole(STATE / "grades" / f"{exercise.name}.json", json.dumps(record, indent=2))
+
+
+def last_grade(name: str) -> dict | None:
+    try:
+        return json.loads((STATE / "grades" / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def hints_shown() -> dict[str, int]:
+    try:
+        return json.loads((STATE / "hints.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def count_hint(name: str, shown: int) -> None:
+    counts = hints_shown() | {name: shown}
+    write_whole(STATE / "hints.json", json.dumps(counts, indent=2))

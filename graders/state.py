@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from graders.engine.manifest import KIT
 from graders.engine.report import score_line
 from graders.engine.results import ExerciseResult
 
-STATE = KIT / ".kit"
+STATE = Path(os.environ.get("KIT_STATE_DIR") or KIT / ".kit")
 
 
 def write_whole(path: Path, text: str) -> None:

@@ -1,0 +1,56 @@
+"""hint, status and grade's memory, as a student uses them."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from graders.engine.manifest import KIT, load
+
+
+@pytest.fixture
+def kit(tmp_path):
+    def run(*args):
+        env = dict(os.environ, KIT_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+        return subprocess.run([sys.executable, "-m", "graders", *args], cwd=KIT, env=env,
+                              capture_output=True, text=True)
+    run.state = tmp_path / "state"
+    return run
+
+
+def test_hints_come_one_more_at_a_time_up_to_the_last(kit):
+    hints = load()["lock"].hints
+    for asked in range(1, len(hints) + 2):
+        out = kit("hint", "lock").stdout
+        shown = min(asked, len(hints))
+        assert out.count("Hint ") == shown
+        assert hints[shown - 1] in out
+    assert "That was the last hint" in out
+    assert kit("hint", "lock", "--again").stdout.count("Hint ") == len(hints)
+
+
+def test_a_hint_for_an_unknown_exercise_is_a_usage_error(kit):
+    done = kit("hint", "nosuch")
+    assert done.returncode == 2 and "choose from" in done.stderr
+
+
+def test_status_shows_each_exercise_and_the_next_step(kit):
+    out = kit("status").stdout
+    for name in load():
+        assert name in out
+    assert "0/" in out and "not started" in out
+    assert "Next: nox -s grade -- lock" in out
+
+
+def test_status_remembers_the_last_grade_and_notices_edits(kit):
+    source = KIT / "exercises" / "lock" / "tickets.py"
+    record = {"name": "lock", "passed": True, "score": 100, "checks_passed": 7, "checks": 7,
+              "summary": "", "mode": "full", "source_sha256": "not the file's digest",
+              "graded_at": "2026-01-01T00:00:00+00:00"}
+    (kit.state / "grades").mkdir(parents=True)
+    (kit.state / "grades" / "lock.json").write_text(json.dumps(record))
+    out = kit("status").stdout
+    line = next(l for l in out.splitlines() if l.strip().startswith("lock"))
+    assert "passing" in line and "100/100" in line and "edited since the last grade" in line
+    assert source.exists()

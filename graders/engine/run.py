@@ -123,7 +123,7 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Ha
         if quiet_looks < SETTLE:
             continue
         if coordinator.held:
-            coordinator.release(frozenset(p.pid for p in members), choose)
+            coordinator.release(frozenset(members), choose)
             quiet_looks, quiet_since = 0, None
             continue
         if quiet_since is None:

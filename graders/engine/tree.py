@@ -102,19 +102,20 @@ class ProcessTree:
         self.adopts_orphans = adopts_orphans
         self._me = psutil.Process()
 
-    def members(self) -> list[psutil.Process]:
+    def members(self) -> list[int]:
+        """Pids of every descendant of the grading process (the run and what it adopted)."""
+        found = _descendants(self._me.pid)
+        if found is not None:
+            return found
         try:
-            return self._me.children(recursive=True)
+            return [p.pid for p in self._me.children(recursive=True)]
         except psutil.Error:
             return []
 
-    def pids(self) -> frozenset[int]:
-        return frozenset(p.pid for p in self.members())
-
     def busy(self, members=None) -> bool:
         """True while some thread of the run can still move on its own."""
-        for proc in members if members is not None else self.members():
-            for _, state in _thread_states(proc.pid):
+        for pid in members if members is not None else self.members():
+            for _, state in _thread_states(pid):
                 if state not in _BLOCKED_STATES:
                     return True
         return False
@@ -123,15 +124,15 @@ class ProcessTree:
         """True when some thread sleeps or waits with a timeout (it will wake)."""
         if not _TIMED_WAITS and platform.system() == "Linux":
             return True
-        for proc in members if members is not None else self.members():
-            for tid, state in _thread_states(proc.pid):
-                if state == "S" and _waits_with_time_limit(proc.pid, tid):
+        for pid in members if members is not None else self.members():
+            for tid, state in _thread_states(pid):
+                if state == "S" and _waits_with_time_limit(pid, tid):
                     return True
         return False
 
     def dump_stacks(self, folder: str, wait: float = 1.0) -> dict[int, str]:
         """Ask every process for its threads' stacks; {pid: faulthandler text}."""
-        pids = [p.pid for p in self.members()]
+        pids = self.members()
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGUSR1)
@@ -156,7 +157,7 @@ class ProcessTree:
     def kill_all(self) -> None:
         """Freeze, then kill, every process of the run; reap what we adopted."""
         for _ in range(50):
-            members = self.members()
+            members = _processes(self.members())
             if not members and not self.adopts_orphans:
                 members = self._tagged_strays()
             if not members:
@@ -188,15 +189,50 @@ class ProcessTree:
 
     def _reap(self):
         """Collect adopted zombies (the runner itself is waited on by Popen)."""
-        for proc in self.members():
-            if proc.pid == self.root_pid:
+        for pid in self.members():
+            if pid == self.root_pid:
                 continue
             try:
-                os.waitpid(proc.pid, os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
             except OSError:
                 pass
+
+
+def _descendants(root: int) -> list[int] | None:
+    """Every descendant of `root`, read from /proc/PID/task/TID/children; None where
+    the kernel does not offer those files (then psutil scans all processes, slower)."""
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except FileNotFoundError:
+                if pid == root and tid == str(root):
+                    return None
+                continue
+            found += children
+            queue += children
+    return found
+
+
+def _processes(pids: list[int]) -> list[psutil.Process]:
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            pass
+    return procs
 
 
 def _size(folder: str, pid: int) -> int:

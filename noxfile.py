@@ -71,3 +71,10 @@ def tests(session):
     """The kit's own tests: engine unit tests and the verify self-check."""
     _install(session, "test")
     session.run("pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def bench(session):
+    """Measure time to verdict and batch throughput; writes .kit/bench/report.md and .json."""
+    _install(session, "grade")
+    session.run("python", "-m", "graders.bench", *session.posargs)

@@ -1,0 +1,229 @@
+"""`python -m graders.bench`: how fast the kit reaches a verdict, measured on
+this machine, written as a Markdown table and a JSON file.
+
+Figures are medians of several runs with their spread (min to max). They are
+reported, never asserted: timings on shared machines are noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from graders.engine import manifest
+from graders.engine.grade import START_METHODS, grade
+from graders.engine.manifest import KIT
+from graders.engine.run import run_probe
+
+HELP_OUT = "folder for report.md and report.json (default: .kit/bench)"
+HELP_REPEAT = "runs per figure (default: 3)"
+HELP_EXERCISES = "exercises to measure (default: all)"
+HELP_WORKERS = "comma-separated numbers of parallel graders for the batch figures (default: 1,2,all cores)"
+HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
+HELP_SECTIONS = "comma-separated sections to run (default: all): solutions,wrong,hang,floor,batch"
+SECTIONS = ("solutions", "wrong", "hang", "floor", "batch")
+PROCESSES = 3  # processes started by the floor program, like a typical check
+
+
+def timed(action, repeat: int) -> dict:
+    """Median and spread of `action()`'s wall time over `repeat` runs, and its last value."""
+    times, value = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        value = action()
+        times.append(time.perf_counter() - started)
+    return {"median": round(statistics.median(times), 3), "min": round(min(times), 3),
+            "max": round(max(times), 3), "runs": len(times), "value": value}
+
+
+def solutions(exercises, repeat) -> list[dict]:
+    rows = []
+    for e in exercises:
+        source = {e.name: e.solution_dir / e.stub}
+        modes = [(m, [m], False) for m in START_METHODS] + [("full", list(START_METHODS), False),
+                                                            ("quick", ["forkserver"], True)]
+        for label, methods, quick in modes:
+            t = timed(lambda: grade([e], sources=source, methods=methods, quick=quick).passed, repeat)
+            rows.append({"exercise": e.name, "mode": label, **t})
+    return rows
+
+
+def wrong(exercises, repeat) -> list[dict]:
+    rows = []
+    for e in exercises:
+        for label, methods, quick in [("full", list(START_METHODS), False), ("quick", ["forkserver"], True)]:
+            t = timed(lambda: grade([e], methods=methods, quick=quick).passed, repeat)
+            rows.append({"exercise": e.name, "mode": label, **t})
+    return rows
+
+
+HANGS = {
+    "busy loop (deadline)": "def probe(student, pause):\n    while True:\n        pass\n",
+    "deadlock (stuck)": ("import threading\n\ndef probe(student, pause):\n"
+                         "    lock = threading.Lock()\n    lock.acquire()\n    lock.acquire()\n"),
+}
+
+
+def hang(repeat, deadline=3.0) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        student, lib = _student_folder(Path(folder))
+        for label, source in HANGS.items():
+            (student / "prog.py").write_text(source)
+            t = timed(lambda: run_probe(probe="prog:probe", module="prog", submission=str(student), lib=str(lib),
+                                        params={}, start_method="forkserver", deadline=deadline).hang.reason,
+                      repeat)
+            rows.append({"submission": label, "deadline": deadline, **t,
+                         "after_deadline": round(t["max"] - deadline, 3)})
+    return rows
+
+
+FLOOR_PROGRAM = textwrap.dedent(f"""
+    import multiprocessing, sys
+
+    def work(pause):
+        pause("inside")
+
+    def no_pause(stage):
+        pass
+
+    def probe(student, pause):
+        ps = [multiprocessing.Process(target=work, args=(pause,)) for _ in range({PROCESSES})]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join()
+
+    if __name__ == "__main__":
+        multiprocessing.set_start_method(sys.argv[1])
+        probe(None, no_pause)
+""")
+
+
+def floor(repeat) -> list[dict]:
+    """The bare cost of a run (a fresh interpreter starting and joining the processes)
+    against the engine's run of the same program (scheduler, tree, cleanup)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        student, lib = _student_folder(Path(folder))
+        (student / "prog.py").write_text(FLOOR_PROGRAM)
+        for method in START_METHODS:
+            bare = timed(lambda: subprocess.run([sys.executable, str(student / "prog.py"), method],
+                                                check=True).returncode, repeat)
+            engine = timed(lambda: run_probe(probe="prog:probe", module="prog", submission=str(student),
+                                             lib=str(lib), params={}, start_method=method,
+                                             deadline=30).finished, repeat)
+            rows.append({"start_method": method, "processes": PROCESSES, "bare": bare["median"],
+                         "per_process": round(bare["median"] / (PROCESSES + 1), 3),
+                         "engine": engine["median"], "engine_spread": [engine["min"], engine["max"]],
+                         "overhead_ratio": round(engine["median"] / bare["median"], 2)})
+    return rows
+
+
+def batch(workers_list, sizes, exercise) -> list[dict]:
+    """Submissions per minute when `workers` grades run side by side."""
+    rows = []
+    source = {exercise.name: exercise.solution_dir / exercise.stub}
+    for workers in workers_list:
+        for size in sizes:
+            started = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                verdicts = list(pool.map(lambda _: grade([exercise], sources=source).passed, range(size)))
+            seconds = time.perf_counter() - started
+            rows.append({"workers": workers, "submissions": size, "seconds": round(seconds, 2),
+                         "per_minute": round(60 * size / seconds, 1), "all_passed": all(verdicts)})
+    return rows
+
+
+def _student_folder(folder: Path):
+    student, lib = folder / "student", folder / "lib"
+    student.mkdir()
+    lib.mkdir()
+    (lib / "graders").symlink_to(KIT / "graders")
+    return student, lib
+
+
+def markdown(report: dict) -> str:
+    out = [f"# Time to verdict\n\nMeasured {report['when']} on {report['machine']}; "
+           f"medians of {report['repeat']} runs, spread min to max, in seconds.\n"]
+    if "solutions" in report:
+        out.append("## Grading each solution\n\n| exercise | mode | median | spread | passed |\n|---|---|---|---|---|")
+        out += [f"| {r['exercise']} | {r['mode']} | {r['median']} | {r['min']} to {r['max']} | {r['value']} |"
+                for r in report["solutions"]]
+        totals = {}
+        for r in report["solutions"]:
+            totals[r["mode"]] = totals.get(r["mode"], 0) + r["median"]
+        out.append("\nAll exercises together: " + ", ".join(f"{m} {t:.1f} s" for m, t in totals.items()) + ".\n")
+    if "wrong" in report:
+        out.append("## Grading each stub (a wrong submission)\n\n| exercise | mode | median | spread |\n|---|---|---|---|")
+        out += [f"| {r['exercise']} | {r['mode']} | {r['median']} | {r['min']} to {r['max']} |" for r in report["wrong"]]
+        out.append("")
+    if "hang" in report:
+        out.append("## Hung submissions (one run, forkserver)\n\n| submission | deadline | median | spread | "
+                   "worst after the deadline |\n|---|---|---|---|---|")
+        out += [f"| {r['submission']} | {r['deadline']} | {r['median']} | {r['min']} to {r['max']} | "
+                f"{r['after_deadline']} |" for r in report["hang"]]
+        out.append("")
+    if "floor" in report:
+        out.append(f"## The floor: starting {PROCESSES} processes, bare and under the engine\n\n"
+                   "| start method | bare run | per process | engine run | engine spread | overhead |\n"
+                   "|---|---|---|---|---|---|")
+        out += [f"| {r['start_method']} | {r['bare']} | {r['per_process']} | {r['engine']} | "
+                f"{r['engine_spread'][0]} to {r['engine_spread'][1]} | x{r['overhead_ratio']} |"
+                for r in report["floor"]]
+        out.append("")
+    if "batch" in report:
+        out.append(f"## Batch throughput ({report['batch_exercise']} solution, full mode)\n\n"
+                   "| parallel graders | submissions | seconds | per minute |\n|---|---|---|---|")
+        out += [f"| {r['workers']} | {r['submissions']} | {r['seconds']} | {r['per_minute']} |" for r in report["batch"]]
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(prog="python -m graders.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=KIT / ".kit" / "bench", help=HELP_OUT)
+    parser.add_argument("--repeat", type=int, default=3, help=HELP_REPEAT)
+    parser.add_argument("--exercises", default="", help=HELP_EXERCISES)
+    parser.add_argument("--workers", default=f"1,2,{cores}", help=HELP_WORKERS)
+    parser.add_argument("--sizes", default="2,4,8", help=HELP_SIZES)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=HELP_SECTIONS)
+    args = parser.parse_args(argv)
+    known = manifest.load()
+    names = [n for n in args.exercises.split(",") if n] or list(known)
+    sections = [s for s in args.sections.split(",") if s]
+    if args.repeat < 1 or any(n not in known for n in names) or any(s not in SECTIONS for s in sections):
+        parser.error(f"--repeat must be at least 1; exercises: {', '.join(known)}; sections: {', '.join(SECTIONS)}")
+    exercises = [known[n] for n in names]
+    workers = sorted({int(w) for w in args.workers.split(",") if w})
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s})
+    report = {"when": time.strftime("%Y-%m-%d %H:%M"), "repeat": args.repeat,
+              "machine": f"{cores} cores, Python {sys.version.split()[0]}"}
+    steps = {"solutions": lambda: solutions(exercises, args.repeat),
+             "wrong": lambda: wrong(exercises, args.repeat),
+             "hang": lambda: hang(args.repeat), "floor": lambda: floor(args.repeat),
+             "batch": lambda: batch(workers, sizes, exercises[0])}
+    for section in sections:
+        print(f"measuring {section} ...", file=sys.stderr, flush=True)
+        report[section] = steps[section]()
+    report["batch_exercise"] = exercises[0].name
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("report.json", json.dumps(report, indent=2)), ("report.md", markdown(report))):
+        partial = args.out / (name + ".part")
+        partial.write_text(text)
+        partial.replace(args.out / name)
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The benchmark runs and writes its report; its numbers are never asserted."""
+import json
+import subprocess
+import sys
+
+from graders.engine.manifest import KIT
+
+
+def test_the_benchmark_writes_a_markdown_and_a_json_report(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "graders.bench", "--sections", "hang,floor", "--repeat", "1",
+                           "--out", str(tmp_path)], cwd=KIT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {r["start_method"] for r in report["floor"]} == {"fork", "spawn", "forkserver"}
+    assert [r["value"] for r in report["hang"]] == ["deadline", "stuck"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## The floor" in markdown and "## Hung submissions" in markdown
+
+
+def test_bad_arguments_are_usage_errors(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "graders.bench", "--sections", "nosuch", "--out", str(tmp_path)],
+                          cwd=KIT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert not (tmp_path / "report.json").exists()

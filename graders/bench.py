@@ -28,8 +28,10 @@ HELP_REPEAT = "runs per figure (default: 3)"
 HELP_EXERCISES = "exercises to measure (default: all)"
 HELP_WORKERS = "comma-separated numbers of parallel graders for the batch figures (default: 1,2,all cores)"
 HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
-HELP_SECTIONS = "comma-separated sections to run (default: all): solutions,wrong,hang,floor,batch"
-SECTIONS = ("solutions", "wrong", "hang", "floor", "batch")
+HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): "
+                 "solutions,wrong,hang,floor,batch,stability")
+HELP_STABILITY = "grades per submission for the stability section (default: 20)"
+SECTIONS = ("solutions", "wrong", "hang", "floor", "batch", "stability")
 PROCESSES = 3  # processes started by the floor program, like a typical check
 
 
@@ -143,6 +145,23 @@ def batch(workers_list, sizes, exercise) -> list[dict]:
     return rows
 
 
+def stability(exercises, grades: int, workers: int) -> list[dict]:
+    """Grade each stub and solution `grades` times, `workers` at once to load the
+    machine, and count the distinct verdicts (which checks passed): 1 is the goal."""
+    rows = []
+    for e in exercises:
+        for label, path in (("stub", e.exercise_dir / e.stub), ("solution", e.solution_dir / e.stub)):
+            def verdict(_):
+                result = grade([e], sources={e.name: path})
+                return tuple(sorted((c.name, c.passed) for c in result.exercises[0].checks))
+            with ThreadPoolExecutor(workers) as pool:
+                verdicts = list(pool.map(verdict, range(grades)))
+            rows.append({"exercise": e.name, "submission": label, "grades": grades,
+                         "distinct_verdicts": len(set(verdicts)),
+                         "checks_passed": sorted({sum(p for _, p in v) for v in verdicts})})
+    return rows
+
+
 def _student_folder(folder: Path):
     student, lib = folder / "student", folder / "lib"
     student.mkdir()
@@ -180,6 +199,12 @@ def markdown(report: dict) -> str:
                 f"{r['engine_spread'][0]} to {r['engine_spread'][1]} | x{r['overhead_ratio']} |"
                 for r in report["floor"]]
         out.append("")
+    if "stability" in report:
+        out.append("## Stability: the same submission graded again and again, several at once\n\n"
+                   "| exercise | submission | grades | distinct verdicts | checks passed |\n|---|---|---|---|---|")
+        out += [f"| {r['exercise']} | {r['submission']} | {r['grades']} | {r['distinct_verdicts']} | "
+                f"{', '.join(map(str, r['checks_passed']))} |" for r in report["stability"]]
+        out.append("")
     if "batch" in report:
         out.append(f"## Batch throughput ({report['batch_exercise']} solution, full mode)\n\n"
                    "| parallel graders | submissions | seconds | per minute |\n|---|---|---|---|")
@@ -196,7 +221,8 @@ def main(argv=None) -> int:
     parser.add_argument("--exercises", default="", help=HELP_EXERCISES)
     parser.add_argument("--workers", default=f"1,2,{cores}", help=HELP_WORKERS)
     parser.add_argument("--sizes", default="2,4,8", help=HELP_SIZES)
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=HELP_SECTIONS)
+    parser.add_argument("--sections", default=",".join(SECTIONS[:-1]), help=HELP_SECTIONS)
+    parser.add_argument("--stability-grades", type=int, default=20, help=HELP_STABILITY)
     args = parser.parse_args(argv)
     known = manifest.load()
     names = [n for n in args.exercises.split(",") if n] or list(known)
@@ -211,7 +237,8 @@ def main(argv=None) -> int:
     steps = {"solutions": lambda: solutions(exercises, args.repeat),
              "wrong": lambda: wrong(exercises, args.repeat),
              "hang": lambda: hang(args.repeat), "floor": lambda: floor(args.repeat),
-             "batch": lambda: batch(workers, sizes, exercises[0])}
+             "batch": lambda: batch(workers, sizes, exercises[0]),
+             "stability": lambda: stability(exercises, args.stability_grades, max(workers))}
     for section in sections:
         print(f"measuring {section} ...", file=sys.stderr, flush=True)
         report[section] = steps[section]()

@@ -1,0 +1,1 @@
+"""Hidden checks for the `pool` exercise."""

@@ -1,0 +1,312 @@
+"""Hidden checks for `pool`: collect results without serialising .get().
+
+The grader's func is a Task (probe.py) that calls pause("task:A") for its
+argument A. The lockstep scheduler holds every task there until the whole
+program is blocked, so the tasks that are in flight together are always seen
+together: a collect() that waits for each result before sending the next task
+has one task running at a time, on every run, and a correct one has as many as
+it has workers. A `choose` policy releases the held tasks one at a time, in
+reverse (or forward) order of their argument, so that tasks finish in an order
+the grader picks.
+"""
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, strategies as st
+
+from graders.engine.checks import CheckFailure, check, hang_details
+from graders.pool.probe import RETURNED, TASK, result_of
+
+COLLECT = "graders.pool.probe:collect"
+LEAKS = "graders.pool.probe:leaks"
+EACH = "graders.pool.probe:each"
+
+SERIAL_HINT = ("apply_async() returns at once; calling .get() right after it waits for that task before the "
+               "next one is sent, and pool.apply() does the same. Submit every task first, keep the "
+               "AsyncResults in a list, then .get() each one.")
+SIZE_HINT = "Make the pool with exactly the number of workers asked for: multiprocessing.Pool(processes)."
+ORDER_HINT = "Return one result per argument, func(a) for each a, in the order of args, with nothing sorted or dropped."
+CLOSE_HINT = ("Make a new pool in each call and shut it down on every path, errors too: close() and join() it "
+              "in a finally: block, or use `with Pool(...) as pool:` and collect every result inside it.")
+UNCLOSED = "Python warns \"unclosed running multiprocessing pool\" when such a pool is dropped"
+TERMINATED_HINT = ("Leaving `with Pool() as pool:` calls pool.terminate(), which stops the workers, so a .get() "
+                   "after the block waits forever. Collect every result inside the with-block.")
+
+
+# ---- running collect() and reading the trace ----
+
+class Release:
+    """A `choose` policy: release one held task at a time, highest (or lowest) argument first.
+
+    Markers of the probe itself ("kit:...") are always released. `finished`
+    records the order in which the tasks were let go, which is the order in
+    which they finish.
+    """
+
+    def __init__(self, highest_first: bool):
+        self.highest_first = highest_first
+        self.finished = []
+
+    def __call__(self, held, trace):
+        tasks = [a for a in held if a.stage.startswith(TASK)]
+        if not tasks:
+            return held
+        pick = (max if self.highest_first else min)(tasks, key=lambda a: (argument(a), -a.seq))
+        self.finished.append(argument(pick))
+        return [a for a in held if not a.stage.startswith(TASK)] + [pick]
+
+
+def argument(arrival) -> int:
+    return int(arrival.stage.removeprefix(TASK))
+
+
+def tasks_in(batch):
+    return [a for a in batch.arrivals if a.stage.startswith(TASK)]
+
+
+def most_together(batches):
+    """(the most tasks in flight at one moment, the batch where that happened)."""
+    best = max(batches, key=lambda b: len(tasks_in(b)), default=None)
+    return (len(tasks_in(best)), best) if best else (0, None)
+
+
+def batches_of_each_call(trace, calls: int) -> list[list]:
+    """The batches of the probe `each`, split at the marker that follows each call."""
+    split, n = [[] for _ in range(calls)], 0
+    for batch in trace.batches:
+        if n < calls:
+            split[n].append(batch)
+        if batch.at(f"{RETURNED}:{n}"):
+            n += 1
+    return split
+
+
+def worker_pids(trace) -> set[int]:
+    return {a.pid for a in trace.arrivals if a.stage.startswith(TASK)}
+
+
+def timeline(batches) -> list[str]:
+    """One line per step: the calls of func that were in flight together."""
+    lines = []
+    for batch in batches:
+        running = [f"func({argument(a)})" for a in tasks_in(batch)]
+        if running:
+            lines.append(f"step {len(lines) + 1}: running {', '.join(running)}")
+    return lines[:12] + ([f"... {len(lines) - 12} more steps"] if len(lines) > 12 else [])
+
+
+def call_text(args, processes) -> str:
+    return f"collect(func, {args}, processes={processes!r})"
+
+
+def expected(args) -> list[str]:
+    return [result_of(a) for a in args]
+
+
+def plural(n, word, many=None) -> str:
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def run(student, probe, call, *, choose=None, **params):
+    """Run a probe; (its value, the trace), or a CheckFailure that names a hang, crash or early exit."""
+    with tempfile.TemporaryDirectory(prefix="kit-pool-") as folder:
+        marks = Path(folder) / "terminated.txt"  # the probe notes here a pool terminated too early
+        outcome = student.run(probe, choose=choose, marks=str(marks), **params)
+        terminated_early = marks.exists()
+    if outcome.hang is not None and terminated_early:
+        raise CheckFailure(
+            f"{call} never returned: the pool was terminated by leaving the with-block before the "
+            "results were collected", kind="hang", case=call, expected="every result collected, then the pool "
+            "closed", got="pool.terminate() ran while results were still awaited, then .get() waited forever",
+            hint=TERMINATED_HINT, details=hang_details(outcome))
+    value = student.finished(outcome, call, hang_hint="Is every task sent, and every result collected before "
+                             "the pool is shut down? A .get() that nothing will ever answer waits forever.")
+    return value, outcome.trace
+
+
+def run_collect(student, args, processes, *, choose=None, failures=None):
+    return run(student, COLLECT, call_text(args, processes), choose=choose, args=args, processes=processes,
+               failures=failures)
+
+
+def returned(report, call):
+    """What collect() returned; a CheckFailure if it raised."""
+    if "raised" in report:
+        raised = report["raised"]
+        raise CheckFailure(f"{call} raised {raised['type']}: {raised['message']}", case=call, kind="crash",
+                           expected="a list of results", got=f"{raised['type']}: {raised['message']}")
+    return report["returned"]
+
+
+def in_flight(batches, args, processes, case):
+    """Exactly min(processes, len(args)) tasks were in flight at once: no fewer, no more."""
+    together, _ = most_together(batches)
+    wanted = min(processes, len(args))
+    if together < wanted:
+        serial = together == 1
+        raise CheckFailure(
+            f"only {plural(together, 'task')} {'was' if serial else 'were'} running at a time; expected {wanted}",
+            case=case, expected=f"{wanted} tasks running at once, one per worker",
+            got=f"at most {together} at once", hint=SERIAL_HINT if serial else SIZE_HINT,
+            details=timeline(batches))
+    if together > processes:
+        raise CheckFailure(
+            f"{together} tasks were running at once with processes={processes}: the pool has more workers "
+            "than asked for", case=case, expected=f"at most {processes} at once", got=f"{together} at once",
+            hint=SIZE_HINT, details=timeline(batches))
+
+
+# ---- the checks ----
+
+@check("every task is in flight before any result is awaited")
+def test_tasks_run_in_parallel(student):
+    args, processes = [0, 1, 2, 3], 4
+    call = call_text(args, processes)
+    report, trace = run_collect(student, args, processes)
+    returned(report, call)
+    in_flight(trace.batches, args, processes, call)
+    _, batch = most_together(trace.batches)
+    pids = {a.pid for a in tasks_in(batch)}
+    if report["main_pid"] in pids or len(pids) < len(tasks_in(batch)):
+        raise CheckFailure(
+            "the tasks ran in threads of one process, not in worker processes",
+            case=call, expected=f"{processes} worker processes, one task each",
+            got=f"{len(tasks_in(batch))} tasks in {plural(len(pids), 'process', 'processes')}"
+                + (", the one that called collect()" if report["main_pid"] in pids else ""),
+            hint="Use multiprocessing.Pool (or concurrent.futures.ProcessPoolExecutor), not a ThreadPool.")
+
+
+@check("the results come back in the order of args, whatever order the tasks finish in",
+       every_start_method=False)
+def test_results_in_order_of_args(student):
+    args, processes = [0, 1, 2, 3, 4], 3
+    call = call_text(args, processes)
+    release = Release(highest_first=True)
+    report, _ = run_collect(student, args, processes, choose=release)
+    got = returned(report, call)
+    if got == expected(args):
+        return
+    in_finishing_order = got == expected(release.finished)
+    raise CheckFailure(
+        "collect() returned the results in the order the tasks finished, not in the order of args"
+        if in_finishing_order else "collect() did not return func(a) for every a in args, in order",
+        case=f"{call}, with the tasks finishing in the order {release.finished}",
+        expected=expected(args), got=str(got)[:300],
+        hint="A callback runs when a task finishes, so results gathered by callbacks come in finishing "
+             "order. Keep the AsyncResults in a list in the order of args and .get() each one."
+        if in_finishing_order else None)
+
+
+@check("the first failing call's exception is raised, with its own type", every_start_method=False)
+def test_raises_first_error(student):
+    args, processes = [0, 1, 2, 3, 4], 2
+    failures = {"1": "TaskError", "3": "ValueError"}
+    call = call_text(args, processes)
+    case = f"{call}, where func(1) raises TaskError and func(3) raises ValueError"
+    # The failing calls finish in args order (lowest argument first): Pool.map, which the contract
+    # accepts, raises the error that finishes first, so only this order makes "first in args order"
+    # and "first to finish" agree for every accepted spelling.
+    report, _ = run_collect(student, args, processes, choose=Release(highest_first=False), failures=failures)
+    want = "TaskError: task 1 failed"
+    if "raised" not in report:
+        raise CheckFailure("collect() returned although some calls raised: the error was swallowed",
+                           case=case, expected=f"collect() raises {want}", got=f"returned {report['returned']!r}"[:300],
+                           hint="Let the exception of .get() propagate: do not catch it, or re-raise it.")
+    raised = report["raised"]
+    got = f"{raised['type']}: {raised['message']}"
+    if got == want:
+        return
+    if got == "ValueError: task 3 failed":
+        summary = "collect() raised the exception of func(3), but func(1) is the first failing call in args order"
+    elif raised["message"] == "task 1 failed" or "TaskError" not in raised["types"]:
+        summary = f"collect() raised {raised['type']} instead of the TaskError that func(1) raised"
+    else:
+        summary = "collect() raised a TaskError other than the one func(1) raised"
+    raise CheckFailure(summary, case=case, expected=want, got=got,
+                       hint=".get() re-raises the task's own exception: let it propagate unchanged, and "
+                            "get the results in the order of args so the first failing call comes first.")
+
+
+@check("collect() closes and joins its pool, when it returns and when it raises")
+def test_leaves_no_worker(student):
+    args, processes = [0, 1, 2], 2
+    failures = {"1": "ValueError"}
+    reports, trace = run(student, LEAKS, call_text(args, processes), args=args, processes=processes,
+                         failures=failures)
+    workers = worker_pids(trace)
+    for path, report in reports.items():
+        case = call_text(args, processes) + (", where func(1) raises ValueError" if path == "raised" else "")
+        if path not in report:
+            continue  # returning versus raising is another check's business
+        marker = trace.batch_of(f"{RETURNED}:{path}")
+        left = sorted(marker.alive & workers) if marker else []
+        if left:
+            raise CheckFailure(
+                f"{plural(len(left), 'worker process', 'worker processes')} "
+                f"{'was' if len(left) == 1 else 'were'} left behind after collect() {path}"
+                + (f": the pool was never closed ({UNCLOSED})" if report["unclosed"] else ""),
+                case=case, expected="every worker ended and joined",
+                got=f"{len(left)} still running, or ended but never joined", hint=CLOSE_HINT)
+        if report["unclosed"]:
+            raise CheckFailure(f"collect() {path} without closing its pool ({UNCLOSED})", case=case,
+                               expected=f"pool.close() and pool.join() before it {path}",
+                               got="a pool still running", hint=CLOSE_HINT)
+
+
+@check("the pool has exactly `processes` workers", every_start_method=False)
+def test_uses_processes_workers(student):
+    cases = [{"args": [0, 1, 2], "processes": 1}, {"args": [0, 1, 2, 3, 4], "processes": 3}]
+    reports, trace = run(student, EACH, "collect() with processes=1, then 3", cases=cases)
+    for case, report, batches in zip(cases, reports, batches_of_each_call(trace, len(cases))):
+        call = call_text(case["args"], case["processes"])
+        returned(report, call)
+        in_flight(batches, case["args"], case["processes"], call)
+
+
+@check("empty args give [], and fewer tasks than workers work", every_start_method=False)
+def test_handles_edge_cases(student):
+    cases = [{"args": [], "processes": 2}, {"args": [7], "processes": 4}, {"args": [2, 0, 1], "processes": 1}]
+    reports, _ = run(student, EACH, "collect() on small cases", cases=cases)
+    for case, report in zip(cases, reports):
+        call = call_text(case["args"], case["processes"])
+        got = returned(report, call)
+        if got != expected(case["args"]):
+            raise CheckFailure(f"{call} returned the wrong results", case=call,
+                               expected=expected(case["args"]), got=str(got)[:300], hint=ORDER_HINT)
+
+
+@check("a `processes` that is not a positive int gives ValueError", every_start_method=False)
+def test_rejects_bad_processes(student):
+    bad = [0, -1, 2.5, "4", None]
+    cases = [{"args": [1, 2], "processes": p} for p in bad]
+    reports, trace = run(student, EACH, "collect() with a bad processes", cases=cases)
+    for case, report in zip(cases, reports):
+        call = call_text(case["args"], case["processes"])
+        raised = report.get("raised")
+        if raised is None or "ValueError" not in raised["types"]:
+            raise CheckFailure(
+                f"{call} should raise ValueError", case=call, expected="ValueError",
+                got=f"{raised['type']}: {raised['message']}" if raised else f"returned {report['returned']!r}",
+                hint="Check `processes` at the top of collect(), before making the pool: "
+                     "type(processes) is not int or processes < 1.")
+    if worker_pids(trace):
+        raise CheckFailure("collect() ran tasks before it found that `processes` was bad",
+                           hint="Check `processes` before making the pool.")
+
+
+@check("any list of arguments on any pool size: all results, in order, all workers busy",
+       every_start_method=False)
+@given(args=st.lists(st.integers(0, 99), max_size=6), processes=st.integers(1, 3))
+def test_collects_any_workload(student, args, processes):
+    call = call_text(args, processes)
+    release = Release(highest_first=True)
+    report, trace = run_collect(student, args, processes, choose=release)
+    got = returned(report, call)
+    if got != expected(args):
+        raise CheckFailure(f"{call} returned the wrong results", case=f"{call}, with the tasks finishing in "
+                           f"the order {release.finished}", expected=expected(args), got=str(got)[:300],
+                           hint=ORDER_HINT)
+    in_flight(trace.batches, args, processes, call)
+    if report["unclosed"]:
+        raise CheckFailure(f"collect() returned without closing its pool ({UNCLOSED})", case=call,
+                           expected="the pool closed and joined", got="a pool still running", hint=CLOSE_HINT)

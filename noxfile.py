@@ -78,3 +78,17 @@ def bench(session):
     """Measure time to verdict and batch throughput; writes .kit/bench/report.md and .json."""
     _install(session, "grade")
     session.run("python", "-m", "graders.bench", *session.posargs)
+
+
+@nox.session
+def handout(session):
+    """Build the student handout: dist/handout/ and dist/handout.zip (`-- lock` for some exercises)."""
+    _install(session, "grade")
+    _kit(session, "handout", *session.posargs)
+
+
+@nox.session
+def autograder(session):
+    """Build the Gradescope autograder: dist/autograder.zip (`-- lock` for one assignment's exercises)."""
+    _install(session, "grade")
+    _kit(session, "autograder", *session.posargs)

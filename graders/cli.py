@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graders.commands import grade, hint, status, watch
+from graders.commands import autograder, grade, gradescope, handout, hint, status, watch
 from graders.engine.grade import GraderError
 
 COMMANDS = {
@@ -16,6 +16,9 @@ COMMANDS = {
     "hint": (hint, "show the next hint for an exercise"),
     "status": (status, "show every exercise's state and score, and your progress"),
     "watch": (watch, "regrade an exercise on every save"),
+    "handout": (handout, "build the student handout: dist/handout/ and dist/handout.zip"),
+    "autograder": (autograder, "build the Gradescope autograder: dist/autograder.zip"),
+    "gradescope": (gradescope, "grade a Gradescope submission into results.json (run by run_autograder)"),
 }
 
 

@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 from graders import state
-from graders.engine import manifest
+from graders.commands import batch
+from graders.engine import formats, manifest
 from graders.engine.grade import START_METHODS, grade
 from graders.engine.report import render, use_colour, use_unicode
 
@@ -29,6 +30,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--checks", default="", help=HELP_CHECKS)
     parser.add_argument("--json", type=Path, metavar="FILE", help=HELP_JSON)
     parser.add_argument("--submission", type=Path, metavar="PATH", help=HELP_SUBMISSION)
+    for name in formats.FORMATS:
+        parser.add_argument(f"--{name}", type=Path, metavar="FILE", help=f"also write the results as {name} to FILE")
+    batch.add_arguments(parser)
 
 
 def choose_exercises(names: list[str]) -> list[manifest.Exercise]:
@@ -88,13 +92,19 @@ class ProgressLine:
 def run(args) -> int:
     exercises = choose_exercises(args.exercises)
     methods = choose_methods(args.methods, args.quick)
-    sources = choose_sources(args.submission, exercises, named=bool(args.exercises))
     checks = [c for c in args.checks.split(",") if c]
+    if args.submissions is not None:
+        if args.submission is not None:
+            raise UsageError("give --submission (one) or --submissions (a folder of them), not both")
+        return batch.run(args, exercises, methods, checks, UsageError)
+    sources = choose_sources(args.submission, exercises, named=bool(args.exercises))
+    files = {name: getattr(args, name) for name in formats.FORMATS if getattr(args, name, None)}
     return grade_and_report(exercises, sources, methods, args.quick, checks, args.json,
-                            remember=args.submission is None and not checks)
+                            remember=args.submission is None and not checks, files=files)
 
 
-def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=None, remember=True) -> int:
+def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=None, remember=True,
+                     files=None) -> int:
     print(f"Grading {', '.join(e.name for e in exercises)} under {', '.join(methods)}"
           f"{' (quick mode)' if quick else ''} ...", flush=True)
     line = ProgressLine()
@@ -105,6 +115,8 @@ def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=No
         line.clear()
     if json_path:
         state.write_whole(json_path, result.to_json())
+    for name, path in (files or {}).items():
+        state.write_whole(path, formats.render(name, result))
     if remember:
         for exercise in result.exercises:
             state.save_grade(exercise, sources[exercise.name], result.mode)

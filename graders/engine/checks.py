@@ -9,15 +9,22 @@ and `Student`, which runs a probe of the student's code in a child process.
 """
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 
+from graders.engine import limits
 from graders.engine.manifest import Exercise
 from graders.engine.results import Failure
 from graders.engine.run import Outcome, run_probe
 
 
-def check(title: str, *, every_start_method: bool = True, start_method: str | None = None):
+def check(title: str, *, every_start_method: bool = True, start_method: str | None = None,
+          hidden: bool = False):
     """Name a check in plain words.
+
+    A check is public unless `hidden=True`: hidden checks count in the kit's
+    own grading and the Gradescope autograder, but the student handout leaves
+    their code out entirely (`nox -s handout`).
 
     By default a check runs under every start method being graded; with
     `every_start_method=False` under one of them (forkserver when graded), and
@@ -29,6 +36,7 @@ def check(title: str, *, every_start_method: bool = True, start_method: str | No
         func.kit_title = title
         func.kit_every_start_method = every_start_method
         func.kit_start_method = start_method
+        func.kit_hidden = hidden
         return func
     return mark
 
@@ -56,10 +64,10 @@ BUSY_HINT = ("The program was still running at the deadline: look for a loop tha
 class TimeBudget:
     """Keeps a submission that loops forever from costing a deadline per run.
 
-    Within one check, the first run that reaches its deadline ends the check:
-    later runs (hypothesis's shrinking, say) fail at once with that same
-    failure. Across an exercise, after MAX_TIMEOUTS such runs the remaining
-    runs are not started. Tests run in a fixed order, so the verdict is the
+    Within one check, the first run that reaches its deadline (or the memory
+    cap of the whole process tree) ends the check: later runs (hypothesis's
+    shrinking, say) fail at once with that same failure. Across an exercise,
+    after MAX_TIMEOUTS such runs the remaining runs are not started. Tests run in a fixed order, so the verdict is the
     same on every grade.
     """
 
@@ -83,8 +91,8 @@ class Student:
         if earlier is not None:
             raise earlier
         if self.budget.timeouts >= MAX_TIMEOUTS:
-            raise CheckFailure(f"not run: the program already ran past its deadline {MAX_TIMEOUTS} times "
-                               "in this exercise",
+            raise CheckFailure(f"not run: the program already ran past its deadline (or its memory) "
+                               f"{MAX_TIMEOUTS} times in this exercise",
                                kind="hang", hint="Fix the hang reported above first.")
         return run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
                          lib=self.lib, params=params, start_method=self.start_method,
@@ -94,9 +102,10 @@ class Student:
         """The probe's value; a CheckFailure if the student's code hung, raised or died."""
         if outcome.hang is not None:
             busy = outcome.hang.reason == "deadline"
+            hint = BUSY_HINT if busy else MEMORY_HINT if outcome.hang.reason == "memory" else hang_hint
             failure = CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
-                                   hint=BUSY_HINT if busy else hang_hint, details=hang_details(outcome))
-            if outcome.hang.reason == "deadline":
+                                   hint=hint, details=hang_details(outcome))
+            if outcome.hang.reason in ("deadline", "memory"):  # costly to meet again: once per check
                 self.budget.timeouts += 1
                 self.budget.by_check[self.check] = failure
             raise failure
@@ -107,6 +116,10 @@ class Student:
                                case=case, details=(["raised at " + " <- ".join(reversed(frames))] if frames else [])
                                + _stderr_tail(outcome))
         if outcome.exit_code is not None:
+            if outcome.exit_code < 0:
+                raise CheckFailure(f"the program's process was stopped before {call} returned: "
+                                   + _signal_reason(-outcome.exit_code), kind="crash", case=case,
+                                   details=_stderr_tail(outcome))
             raise CheckFailure(
                 f"the program ended its own process before {call} returned (exit code {outcome.exit_code})",
                 kind="crash", case=case,
@@ -115,8 +128,28 @@ class Student:
         return outcome.value
 
 
+MEMORY_HINT = "Look for a list, string or buffer that keeps growing, or for processes started in a loop."
+
+
+def _signal_reason(number: int) -> str:
+    if number == signal.SIGXFSZ:
+        return f"it wrote more than {limits.describe_bytes(limits.MAX_FILE_SIZE)} to its output or to one file"
+    if number == signal.SIGXCPU:
+        return "it used too much CPU time"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    return f"it was killed by {name} (did it signal its own processes, or run out of a limit?)"
+
+
 def hang_summary(outcome: Outcome, call: str) -> str:
     hang = outcome.hang
+    if hang.reason == "memory":
+        return (f"{call} was stopped after {hang.waited:g} s: its processes used more than "
+                f"{limits.describe_bytes(limits.MAX_TREE_MEMORY)} of memory together")
+    if hang.deadlocks:
+        return f"{call} never finished, because of a deadlock: {hang.deadlocks[0]}"
     if hang.reason == "stuck":
         return (f"{call} never finished: after {hang.waited:g} s every thread of the program was waiting "
                 "for something that no other thread would ever do (a deadlock or a lost wake-up)")
@@ -125,7 +158,7 @@ def hang_summary(outcome: Outcome, call: str) -> str:
 
 def hang_details(outcome: Outcome) -> list[str]:
     hang = outcome.hang
-    lines = list(hang.held)
+    lines = list(hang.held) + [f"another deadlock: {d}" for d in hang.deadlocks[1:]] + hang.lock_waits
     for pid, threads in sorted(hang.stacks.items()):
         for frames in threads:
             lines.append(f"process {pid} is stuck at {frames[0]}")

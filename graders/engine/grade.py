@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from graders.engine import limits
 from graders.engine.manifest import KIT, Exercise
 from graders.engine.results import GradeResult
 
@@ -45,9 +46,25 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
     `progress(done, total, exercise, title)` is called as runs finish.
     """
     sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
+    try:
+        slot = limits.claim()  # as root: the unprivileged user this grading's submissions run as
+    except limits.SandboxError as error:
+        raise GraderError(str(error)) from None
+    try:
+        try:
+            limits.python(slot)  # an interpreter that user can run, and a kit it can read
+        except limits.SandboxError as error:
+            raise GraderError(str(error)) from None
+        return _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slot)
+    finally:
+        limits.release(slot)
+
+
+def _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slot) -> GradeResult:
     with tempfile.TemporaryDirectory(prefix="kit-stage-") as folder:
         folder = Path(folder)
         stage(exercises, sources, folder / "stage")
+        limits.open_stage(str(folder), str(folder / "stage"), slot)
         results = folder / "results.json"
         command = [
             sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
@@ -59,7 +76,7 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
             *(["--kit-checks", ",".join(checks)] if checks else []),
             "--kit-progress", str(folder / "progress.jsonl"),
         ]
-        env = dict(os.environ, PYTHONPATH=str(KIT))
+        env = dict(os.environ, PYTHONPATH=str(KIT), **limits.env(slot))
         log = folder / "grade.log"
         with open(log, "wb") as out:
             pytest = subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from graders.engine import manifest
+from graders.engine import limits, manifest
 from graders.engine.checks import CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 
@@ -43,13 +43,21 @@ def pytest_addoption(parser):
     group.addoption("--kit-progress", help=HELP_PROGRESS)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
+    share = limits.share_tempdir(limits.current())  # graders' temporary files, for the sandbox user
+    if share and not config.option.basetemp:
+        config.option.basetemp = str(Path(share) / "pytest")
     settings.load_profile("kit-quick" if config.getoption("--kit-quick") else "kit")
     config.kit_exercises = manifest.load()
     config.kit_methods = [m for m in config.getoption("--kit-methods").split(",") if m]
     config.kit_runs = {}
     config.kit_budgets = {}
     config.kit_started = time.monotonic()
+
+
+def pytest_unconfigure(config):
+    limits.remove_share()
 
 
 def pytest_generate_tests(metafunc):
@@ -127,7 +135,8 @@ def pytest_sessionfinish(session):
             by_exercise[name] = ExerciseResult(name=name, title=exercise.title)
         by_exercise[name].checks.append(CheckResult(
             name=check, title=getattr(item.function, "kit_title", check),
-            weight=exercise.checks.get(check, 1), runs=runs))
+            weight=exercise.checks.get(check, 1), runs=runs,
+            visibility="hidden" if getattr(item.function, "kit_hidden", False) else "public"))
     result.exercises = [by_exercise[n] for n in config.kit_exercises if n in by_exercise]
     Path(path).write_text(result.to_json())
 

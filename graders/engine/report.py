@@ -53,6 +53,11 @@ def score_line(exercise: ExerciseResult) -> str:
             f"score {exercise.score}/100")
 
 
+def failure_text(check: CheckResult) -> str:
+    """What a failed check says, in plain text: the lines the report shows under it."""
+    return "\n".join(_failure(check, Paint(False, True)))
+
+
 def _exercise(exercise: ExerciseResult, paint: Paint) -> list[str]:
     lines = [paint(f"{exercise.name} - {exercise.title}", "bold")]
     for check in exercise.checks:

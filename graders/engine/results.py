@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 class Failure:
     """Why one check failed under one start method, in a student's words."""
 
-    kind: str  # "wrong", "hang", "crash", or "grader" (a bug in the kit)
+    kind: str  # "wrong", "hang", "crash", "grader" (a bug in the kit), or "missing" (no file handed in)
     summary: str
     expected: str | None = None
     got: str | None = None
@@ -39,6 +39,7 @@ class CheckResult:
     title: str
     weight: int
     runs: list[Run] = field(default_factory=list)
+    visibility: str = "public"  # or "hidden": left out of the student handout
 
     @property
     def passed(self) -> bool:
@@ -94,6 +95,7 @@ class GradeResult:
                 checks=[
                     CheckResult(
                         name=c["name"], title=c["title"], weight=c["weight"],
+                        visibility=c.get("visibility", "public"),
                         runs=[Run(start_method=r["start_method"], passed=r["passed"], seconds=r["seconds"],
                                   failure=Failure(**r["failure"]) if r["failure"] else None)
                               for r in c["runs"]])

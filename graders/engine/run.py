@@ -8,12 +8,11 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import stacks
+from graders.engine import limits, locktrace, stacks
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
@@ -30,10 +29,12 @@ _ADOPTS = None
 class Hang:
     """The run did not finish: where every thread of the student's code stood."""
 
-    reason: str  # "stuck" (everything blocked) or "deadline"
+    reason: str  # "stuck" (everything blocked), "deadline", or "memory" (the tree grew past its cap)
     waited: float
     stacks: dict[int, list[list[str]]] = field(default_factory=dict)
     held: list[str] = field(default_factory=list)
+    deadlocks: list[str] = field(default_factory=list)  # cycles of traced locks, in words (locktrace)
+    lock_waits: list[str] = field(default_factory=list)  # other threads waiting for a traced lock
 
 
 @dataclass
@@ -60,13 +61,16 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
     global _ADOPTS
     if _ADOPTS is None:
         _ADOPTS = become_subreaper()
-    folder = tempfile.mkdtemp(prefix="kit-run-")
+    slot = limits.current()  # the sandbox user, when the grader runs as root
+    folder = tempfile.mkdtemp(prefix="kit-run-", dir=limits.runs_dir())
     coordinator = Coordinator(folder)
     tree = None
     try:
         os.mkdir(os.path.join(folder, "stacks"))
         os.mkdir(os.path.join(folder, "work"))
-        result_path = os.path.join(folder, "result.json")
+        os.mkdir(os.path.join(folder, "out"))  # the child's own, in the sandbox: the result goes there
+        result_path = os.path.join(folder, "out", "result.json")
+        submission, lib = limits.readable_copies(folder, slot, submission, lib)
         job_path = os.path.join(folder, "job.json")
         with open(job_path, "w") as f:
             json.dump({"probe": probe, "module": module, "params": params,
@@ -74,20 +78,21 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                        "pause_address": coordinator.address, "result": result_path}, f)
         tag = secrets.token_hex(8)
         env = _child_env(submission, lib, os.path.join(folder, "stacks"), tag)
+        env.update(limits.child_env(limits.open_run(folder, slot, coordinator.address)))
+        limits.hand_over(slot)
         with open(os.path.join(folder, "stdout"), "wb") as out, open(os.path.join(folder, "stderr"), "wb") as err:
             child = subprocess.Popen(
-                [sys.executable, "-m", "graders.engine.runner", job_path],
+                [limits.python(slot), "-m", "graders.engine.runner", job_path],
                 cwd=os.path.join(folder, "work"), env=env, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=err, start_new_session=True)
+                stdout=out, stderr=err, start_new_session=True, **limits.popen_options(slot, deadline))
         tree = ProcessTree(child.pid, tag, _ADOPTS)
         outcome = Outcome(start_method=start_method)
         outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission)
         outcome.trace = coordinator.trace
         if outcome.hang is None:
             child.wait()
-            if os.path.exists(result_path):
-                with open(result_path) as f:
-                    result = json.load(f)
+            result = _load_result(result_path)
+            if result is not None:
                 outcome.value = result.get("value")
                 outcome.error = result.get("error")
             else:
@@ -98,6 +103,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
     finally:
         if tree is not None:
             tree.kill_all()
+        limits.sweep(slot)  # a last net: every process of the sandbox user
         coordinator.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -106,6 +112,7 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Ha
     """Hold and release threads until the runner exits; a Hang if it never does."""
     started = time.monotonic()
     quiet_looks, quiet_since = 0, None
+    memory = limits.MemoryWatch()
     while True:
         if coordinator.poll(POLL):
             quiet_looks, quiet_since = 0, None
@@ -116,6 +123,8 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Ha
         if now - started > deadline:
             return _hang("deadline", now - started, tree, coordinator, folder, submission)
         members = tree.members()
+        if memory.exceeded(members, now):
+            return _hang("memory", now - started, tree, coordinator, folder, submission)
         if tree.busy(members) or coordinator.pending():
             quiet_looks, quiet_since = 0, None
             continue
@@ -137,16 +146,36 @@ def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
     held = [f"{a.thread} of process {a.pid} waits in pause({a.stage!r})"
             for a in sorted(coordinator.held.values(), key=lambda a: a.seq)]
     found = {pid: stacks.student_stacks(text, submission) for pid, text in dumps.items()}
+    locks = locktrace.explain(os.path.join(folder, "stacks"), submission)
     return Hang(reason=reason, waited=round(waited, 2), held=held,
-                stacks={pid: s for pid, s in found.items() if s})
+                stacks={pid: s for pid, s in found.items() if s},
+                deadlocks=locks.deadlocks, lock_waits=locks.waits)
 
 
 def _child_env(submission, lib, stacks_dir, tag) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "COV_"))}
-    env.update(PYTHONPATH=os.pathsep.join([submission, lib, BOOT]), PYTHONUNBUFFERED="1",
-               KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag)
+    boot = os.path.join(lib, "graders", "engine", "boot")  # BOOT itself, or its copy in the sandbox
+    env.update(PYTHONPATH=os.pathsep.join([submission, lib, boot if os.path.isdir(boot) else BOOT]),
+               PYTHONUNBUFFERED="1", KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag)
     return env
+
+
+def _load_result(path) -> dict | None:
+    """The runner's result; None when there is none that makes sense (the child wrote it)."""
+    text = limits.read_result(path)
+    try:
+        result = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    ok = isinstance(result, dict) and set(result) in ({"value"}, {"error"})
+    if ok and "error" in result:
+        error = result["error"]
+        ok = (isinstance(error, dict) and isinstance(error.get("type"), str)
+              and isinstance(error.get("message"), str) and isinstance(error.get("types", []), list)
+              and isinstance(error.get("frames", []), list)
+              and all(isinstance(f, dict) and {"file", "line", "func"} <= set(f) for f in error.get("frames", [])))
+    return result if ok else None
 
 
 def _read_capped(path) -> str:

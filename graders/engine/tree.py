@@ -220,6 +220,8 @@ def _descendants(root: int) -> list[int] | None:
                 if pid == root and tid == str(root):
                     return None
                 continue
+            except ProcessLookupError:  # the process ended while we read its children
+                continue
             found += children
             queue += children
     return found

@@ -132,7 +132,7 @@ def test_waits_for_every_buyer(student):
     sell(student, tickets=1, buyers=2, before_contract=returned_alone)
 
 
-@check("the lock is released when the tickets are sold out", every_start_method=False)
+@check("the lock is released when the tickets are sold out", every_start_method=False, hidden=True)
 def test_releases_lock_when_sold_out(student):
     result, _, _ = sell(student, tickets=1, buyers=3)
     if sum(result) != 1:
@@ -175,7 +175,8 @@ def test_rejects_bad_buyers(student):
                         for b in (-1, 2.5, "3", None)])
 
 
-@check("a missing or broken ticket file gives a clear error and stays unchanged", every_start_method=False)
+@check("a missing or broken ticket file gives a clear error and stays unchanged", every_start_method=False,
+       hidden=True)
 def test_rejects_bad_ticket_file(student):
     missing = make_db(0).with_name("missing.json")
     cases = [{"db_path": str(missing), "buyers": 2, "label": "a missing ticket file", "error": "FileNotFoundError"}]

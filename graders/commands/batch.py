@@ -1,0 +1,74 @@
+"""`grade --submissions ROOT`: grade every student's folder under ROOT into a gradebook.
+
+Reached through the `grade` command (its batch options are added here). Exit
+code 0 when every student was graded (whatever their grades), 3 when the
+graders could not run for some student (rerun to retry them), 130 when
+interrupted: every student already graded stays written, and a rerun goes on
+from there.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from graders.engine import formats
+from graders.engine.batch import Batch
+
+HELP_SUBMISSIONS = ("batch: grade every student folder under ROOT (each laid out like exercises/, or holding "
+                    "the stub files) into a gradebook; a rerun skips students already graded")
+HELP_OUT = "batch: where the gradebook and each student's results go (default: ROOT-grades beside ROOT)"
+HELP_JOBS = "batch: students graded at once (default: the number of cores)"
+HELP_FORMATS = f"batch: results files per student besides results.json (default: {','.join(formats.FORMATS)}; none: -)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--submissions", type=Path, metavar="ROOT", help=HELP_SUBMISSIONS)
+    parser.add_argument("--out", type=Path, metavar="DIR", help=HELP_OUT)
+    parser.add_argument("--jobs", type=int, metavar="N", help=HELP_JOBS)
+    parser.add_argument("--formats", default=",".join(formats.FORMATS), metavar="LIST", help=HELP_FORMATS)
+
+
+def choose_formats(text: str, usage_error) -> tuple[str, ...]:
+    names = [n.strip() for n in text.split(",") if n.strip() and n.strip() != "-"]
+    wrong = [n for n in names if n not in formats.FORMATS]
+    if wrong:
+        raise usage_error(f"unknown format {', '.join(map(repr, wrong))}; choose from: {', '.join(formats.FORMATS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def run(args, exercises, methods, checks, usage_error) -> int:
+    root = args.submissions
+    if not root.is_dir():
+        raise usage_error(f"no such folder of submissions: {root}")
+    out = args.out or root.resolve().with_name(root.resolve().name + "-grades")
+    if out.resolve().is_relative_to(root.resolve()):
+        raise usage_error("--out must not be inside the folder of submissions")
+    if args.jobs is not None and args.jobs < 1:
+        raise usage_error("--jobs must be 1 or more")
+    batch = Batch(root=root, out=out, exercises=exercises, methods=methods, quick=args.quick,
+                  checks=tuple(checks), jobs=args.jobs or os.cpu_count() or 1,
+                  formats=choose_formats(args.formats, usage_error),
+                  report=lambda line: print(line, flush=True))
+    print(f"Grading {len(batch.students())} students in {root} ({', '.join(e.name for e in exercises)} under "
+          f"{', '.join(methods)}{', quick mode' if args.quick else ''}), {batch.jobs} at a time, into {out} ...",
+          flush=True)
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        counts = batch.run()
+    except KeyboardInterrupt:
+        print("interrupted: the students graded so far are kept; rerun to go on", file=sys.stderr, flush=True)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    errors = f", {counts['errors']} could not be graded (rerun to retry them)" if counts["errors"] else ""
+    print(f"Done in {time.monotonic() - started:.0f} s: {counts['graded']} graded, {counts['skipped']} skipped"
+          f"{errors}. Gradebook: {out / 'gradebook.csv'}", flush=True)
+    return 3 if counts["errors"] else 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,168 @@
+"""What leaves the kit: the student handout and the Gradescope autograder.
+
+Both are copies of the kit without solutions/, tests/, CI files or state.
+
+- The handout (`dist/handout/`, `dist/handout.zip`) has the exercises and
+  their statements, the public checks only (a hidden check's code is cut out
+  of its file, and its weight out of the manifest), the engine, the student's
+  nox sessions, and a GitHub Actions workflow that grades every push.
+- The autograder (`dist/autograder.zip`) has every check, hidden ones too,
+  with Gradescope's setup.sh and run_autograder at the top of the zip; it
+  grades /autograder/submission into /autograder/results/results.json.
+
+Zips are reproducible: sorted entries, fixed dates, modes kept.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import tomllib
+import zipfile
+from pathlib import Path
+
+from graders.engine import catalog
+from graders.engine.manifest import KIT, Exercise
+
+DIST = KIT / "dist"
+TEMPLATES = KIT / "templates"
+STUDENT_SESSIONS = ("grade", "hint", "status", "watch")
+SKIP_NAMES = {"__pycache__", ".pytest_cache", ".hypothesis"}
+INSTRUCTOR_ONLY = {"README.md", "bench.py"}  # in graders/: the authoring guide and the benchmark
+_SECTION = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s*(#.*)?$")
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, symlinks=False,
+                    ignore=lambda folder, names: [n for n in names if n in SKIP_NAMES or n.endswith(".pyc")])
+
+
+def _graders(target: Path, exercises: list[Exercise], public_only: bool) -> None:
+    """graders/: the engine and commands, and the checks of the chosen exercises."""
+    source = KIT / "graders"
+    target.mkdir(parents=True)
+    for entry in sorted(source.iterdir()):
+        if entry.name in SKIP_NAMES or entry.name in INSTRUCTOR_ONLY:
+            continue
+        if entry.is_dir():
+            if entry.name not in {e.name for e in exercises} and any(entry.glob("test_*.py")):
+                continue  # another exercise's checks
+            _copy_tree(entry, target / entry.name)
+        elif entry.suffix in (".py", ".ini"):
+            shutil.copy2(entry, target / entry.name)
+    if public_only:
+        for exercise in exercises:
+            strip_hidden(exercise, target / exercise.name)
+
+
+def strip_hidden(exercise: Exercise, folder: Path) -> list[str]:
+    """Cut every hidden check's code out of the copies of its grader files; the names cut."""
+    cut = []
+    for path in sorted(folder.glob("test_*.py")):
+        hidden = [c for c in catalog.checks_in(path) if c.hidden]
+        if hidden:
+            path.write_text(catalog.without_lines(path.read_text(), [(c.first_line, c.last_line) for c in hidden]))
+            cut += [c.name for c in hidden]
+    return cut
+
+
+def manifest_text(exercises: list[Exercise], public_only: bool) -> str:
+    """exercises.toml with the chosen exercises only, and (for the handout) no hidden check's weight."""
+    hidden = {(e.name, c.name) for e in exercises for c in catalog.checks_of(e) if c.hidden} if public_only else set()
+    names = {e.name for e in exercises}
+    out, section = [], None
+    for line in (KIT / "exercises.toml").read_text().splitlines():
+        match = _SECTION.match(line)
+        if match:
+            section = match[1]
+        if section is not None and section.split(".")[0] not in names:
+            continue
+        if section and section.endswith(".checks") and "=" in line and not line.lstrip().startswith("#"):
+            if (section.split(".")[0], line.split("=")[0].strip()) in hidden:
+                continue
+        out.append(line)
+    text = "\n".join(out).rstrip("\n") + "\n"
+    tomllib.loads(text)  # still a valid manifest
+    return text
+
+
+def readme_text() -> str:
+    """The README without its section for instructors."""
+    text = (KIT / "README.md").read_text()
+    return re.sub(r"(?ms)^## For instructors\n.*?(?=^## |\Z)", "", text).rstrip("\n") + "\n"
+
+
+def noxfile_text() -> str:
+    """noxfile.py with the student's sessions only (no self-check, tests or builds: they need tests/)."""
+    text = (KIT / "noxfile.py").read_text()
+    tree = ast.parse(text)
+    ranges = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name not in STUDENT_SESSIONS and _is_session(node):
+            ranges.append((min([node.lineno, *(d.lineno for d in node.decorator_list)]), node.end_lineno))
+    return catalog.without_lines(text, ranges)
+
+
+def _is_session(node: ast.FunctionDef) -> bool:
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        if isinstance(target, ast.Attribute) and target.attr == "session":
+            return True
+    return False
+
+
+def requirements_text() -> str:
+    data = tomllib.loads((KIT / "pyproject.toml").read_text())
+    return "\n".join(r for r in data["dependency-groups"]["grade"] if isinstance(r, str)) + "\n"
+
+
+def build_handout(exercises: list[Exercise], out: Path = DIST) -> tuple[Path, Path]:
+    folder = _fresh(out / "handout")
+    _graders(folder / "graders", exercises, public_only=True)
+    for exercise in exercises:
+        _copy_tree(exercise.exercise_dir, folder / "exercises" / exercise.name)
+    (folder / "exercises.toml").write_text(manifest_text(exercises, public_only=True))
+    (folder / "README.md").write_text(readme_text())
+    (folder / "noxfile.py").write_text(noxfile_text())
+    shutil.copy2(KIT / "pyproject.toml", folder / "pyproject.toml")
+    (folder / ".gitignore").write_text((KIT / ".gitignore").read_text())
+    workflow = folder / ".github" / "workflows" / "grade.yml"
+    workflow.parent.mkdir(parents=True)
+    shutil.copy2(TEMPLATES / "classroom" / "grade.yml", workflow)
+    return folder, _zip(folder, out / "handout.zip")
+
+
+def build_autograder(exercises: list[Exercise], out: Path = DIST) -> tuple[Path, Path]:
+    folder = _fresh(out / "autograder")
+    _graders(folder / "graders", exercises, public_only=False)
+    for exercise in exercises:
+        _copy_tree(exercise.exercise_dir, folder / "exercises" / exercise.name)
+    (folder / "exercises.toml").write_text(manifest_text(exercises, public_only=False))
+    shutil.copy2(KIT / "pyproject.toml", folder / "pyproject.toml")
+    (folder / "requirements.txt").write_text(requirements_text())
+    names = " ".join(e.name for e in exercises)
+    for script in ("setup.sh", "run_autograder"):
+        text = (TEMPLATES / "gradescope" / script).read_text().replace("@EXERCISES@", names)
+        (folder / script).write_text(text)
+        (folder / script).chmod(0o755)
+    return folder, _zip(folder, out / "autograder.zip")
+
+
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _zip(folder: Path, path: Path) -> Path:
+    """A zip of the folder's contents (not the folder itself), the same bytes for the same files."""
+    partial = path.with_name(path.name + ".part")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(file.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if file.stat().st_mode & 0o111 else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, file.read_bytes())
+    partial.replace(path)
+    return path

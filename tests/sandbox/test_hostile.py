@@ -1,0 +1,42 @@
+"""Each hostile submission ends as a failing grade, for the reason expected, with nothing left
+running and nothing changed, in a batch where the others are graded as usual.
+
+The submissions are graded once, in the class of 30 of `classroom.py`, on one
+check that the solution passes: a fake fails it on its own merits, and
+`reads_solutions` would pass it if it could read solutions/.
+"""
+import json
+from pathlib import Path
+
+import pytest
+
+import classroom
+import hostile
+from graders.engine import limits
+
+
+@pytest.fixture(scope="module")
+def graded():
+    return classroom.graded_class()
+
+
+@pytest.mark.parametrize("case", hostile.HOSTILES, ids=lambda h: h.name)
+def test_a_hostile_submission_fails_for_what_it_did(case, graded):
+    if case.needs_sandbox_user and not limits.wanted():
+        pytest.skip("only the sandbox user (the grader running as root) holds against this one")
+    name = f"hostile-{case.name}"
+    row = graded["gradebook"][name]
+    assert (row["verdict"], row["score"]) == ("failed", "0"), f"{case.about}: {row}"
+    results = json.loads((Path(graded["out"]) / "students" / name / "results.json").read_text())
+    [check] = results["exercises"][0]["checks"]
+    failures = [run["failure"] for run in check["runs"]]
+    assert failures and None not in failures
+    assert all(f["kind"] != "grader" for f in failures), failures
+    assert any(case.expect in f["summary"] for f in failures), f"{case.about}: {failures[0]['summary']}"
+    assert graded["survivors"] == [], "processes left running"
+    assert graded["patched"] == []
+
+
+def test_the_check_is_one_the_solution_passes(graded):
+    rights = [row for name, row in graded["gradebook"].items() if name.startswith(("right-", "late-right-"))]
+    assert rights and all(row["verdict"] == "passed" for row in rights)

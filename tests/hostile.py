@@ -25,7 +25,7 @@ class Hostile:
     about: str
     where: str  # "import" or "entry"
     code: str
-    expect: str  # a piece of the failure it must get
+    expect: str  # a piece of the failure it must get; " | " separates pieces that each will do
     needs_sandbox_user: bool = False  # only holds when the grader runs as root
 
     def source(self, mark: str) -> str:
@@ -111,7 +111,7 @@ HOSTILES = [
                     _os.setsid()
                     time.sleep(600)
                     _os._exit(0)
-            """, "raised BlockingIOError"),
+            """, "raised BlockingIOError | used more than"),  # the process limit or the tree's memory cap
     Hostile("endless_loop", "loops forever inside sell()", "entry", "while True:\n    pass",
             "did not finish within its deadline"),
     Hostile("allocates_gigabytes", "allocates 8 GB in one go", "entry", "_blob = bytearray(8 << 30)",

@@ -35,7 +35,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-MAX_PROCESSES = 128  # processes and threads of one run (RLIMIT_NPROC)
+MAX_PROCESSES = 384  # processes and threads of one run (RLIMIT_NPROC): 100 users with a Manager need ~205
 MAX_MEMORY = 1 << 30  # bytes of heap and anonymous memory per process (RLIMIT_DATA)
 MAX_TREE_MEMORY = 2 << 30  # resident bytes of a run's whole process tree
 MAX_OPEN_FILES = 512  # per process (RLIMIT_NOFILE)

@@ -76,7 +76,9 @@ def _grade(exercises, sources, methods, quick, checks, results_path, log_path, p
             *(["--kit-checks", ",".join(checks)] if checks else []),
             "--kit-progress", str(folder / "progress.jsonl"),
         ]
-        env = dict(os.environ, PYTHONPATH=str(KIT), **limits.env(slot))
+        # Only the plugins named above: whatever else is installed cannot change a verdict,
+        # and scanning entry points is start-up time the student waits for.
+        env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **limits.env(slot))
         log = folder / "grade.log"
         with open(log, "wb") as out:
             pytest = subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -3,8 +3,8 @@
     ROOT/alice/lock/tickets.py        one folder per student, laid out like
     ROOT/bob/tickets.py               exercises/ or holding the stub files anywhere
 
-Each student is graded by the engine's own `grade()` (a pytest process of its
-own, a sandbox slot of its own), `jobs` at a time. Results go to OUT:
+Each student is graded by the engine's own `grade()` (pytest processes of its
+own, sandbox slots of its own), `jobs` at a time. Results go to OUT:
 
     OUT/gradebook.csv                 student, exercise, score, max, checks passed, checks, verdict
     OUT/students/NAME/results.json    the kit's results model, and any other formats asked for

@@ -55,7 +55,7 @@ def _text(value):
     return None if value is None else str(value)
 
 
-MAX_TIMEOUTS = 3  # deadline hangs per exercise before its remaining runs are skipped
+MAX_TIMEOUTS = 3  # deadline hangs per exercise and grading process before its remaining runs are skipped
 BUSY_HINT = ("The program was still running at the deadline: look for a loop that never ends, "
              "or a wait that never gets its answer, at the lines above.")
 
@@ -67,8 +67,9 @@ class TimeBudget:
     Within one check, the first run that reaches its deadline (or the memory
     cap of the whole process tree) ends the check: later runs (hypothesis's
     shrinking, say) fail at once with that same failure. Across an exercise,
-    after MAX_TIMEOUTS such runs the remaining runs are not started. Tests run in a fixed order, so the verdict is the
-    same on every grade.
+    after MAX_TIMEOUTS such runs the remaining runs are not started. Each
+    grading process has its budget, and a fixed share of the runs in a fixed
+    order (grade.SHARDS), so the verdict is the same on every grade.
     """
 
     timeouts: int = 0

@@ -1,5 +1,6 @@
 """Grade submissions: stage the student's files, run the hidden graders in a
-pytest process of their own, and read back the results as data.
+pytest processes of their own (two at once, each with a fixed share of the
+runs), and read back the results as data.
 
 Only the files the manifest names are taken from a submission, copied into a
 fresh folder; the graders reach student code only through the child processes
@@ -13,11 +14,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from graders.engine import limits
 from graders.engine.manifest import KIT, Exercise
-from graders.engine.results import GradeResult
+from graders.engine.results import GradeResult, combine
 
 START_METHODS = ("fork", "spawn", "forkserver")
 
@@ -38,83 +40,146 @@ def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> 
     (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
 
 
+SHARDS = 2  # pytest processes per grading, at once; each runs every SHARDS-th run of the checks
+
+
 def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
           methods=START_METHODS, quick=False, checks=(), results_path: Path | None = None,
           log_path: Path | None = None, progress=None) -> GradeResult:
     """Grade each exercise's file (default: its stub in exercises/) and return the results.
 
-    `progress(done, total, exercise, title)` is called as runs finish.
+    The runs are shared among SHARDS pytest processes that run at once, each
+    with its own staged copy and its own sandbox user: most of a run is
+    starting Python processes, which one core does alone. The share is fixed,
+    so the verdict is the same on any machine. `progress(done, total,
+    exercise, title)` is called as runs finish.
     """
     sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
-    try:
-        slot = limits.claim()  # as root: the unprivileged user this grading's submissions run as
-    except limits.SandboxError as error:
-        raise GraderError(str(error)) from None
+    slots = []
     try:
         try:
-            limits.python(slot)  # an interpreter that user can run, and a kit it can read
+            for _ in range(SHARDS):
+                slots.append(limits.claim())  # as root: the unprivileged user a share's runs use
+            for slot in slots:
+                limits.python(slot)  # an interpreter that user can run, and a kit it can read
         except limits.SandboxError as error:
             raise GraderError(str(error)) from None
-        return _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slot)
+        return _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots)
     finally:
-        limits.release(slot)
+        for slot in slots:
+            limits.release(slot)
 
 
-def _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slot) -> GradeResult:
+@dataclass
+class _Shard:
+    folder: Path
+    pytest: subprocess.Popen | None = None
+    code: int | None = None
+    seen: int = 0  # progress lines read
+    total: int | None = None
+    done: int = 0
+
+    @property
+    def results(self) -> Path:
+        return self.folder / "results.json"
+
+    @property
+    def progress(self) -> Path:
+        return self.folder / "progress.jsonl"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "grade.log"
+
+
+def _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots) -> GradeResult:
     with tempfile.TemporaryDirectory(prefix="kit-stage-") as folder:
-        folder = Path(folder)
-        stage(exercises, sources, folder / "stage")
-        limits.open_stage(str(folder), str(folder / "stage"), slot)
-        results = folder / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
-            "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
-            "-p", "graders.engine.plugin", "-p", "no:cacheprovider",
-            "--kit-stage", str(folder / "stage"), "--kit-results", str(results),
-            "--kit-methods", ",".join(methods),
-            *(["--kit-quick"] if quick else []),
-            *(["--kit-checks", ",".join(checks)] if checks else []),
-            "--kit-progress", str(folder / "progress.jsonl"),
-        ]
-        # Only the plugins named above: whatever else is installed cannot change a verdict,
-        # and scanning entry points is start-up time the student waits for.
-        env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **limits.env(slot))
-        log = folder / "grade.log"
-        with open(log, "wb") as out:
-            pytest = subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-            code = _wait(pytest, folder / "progress.jsonl", progress)
+        shards = [_Shard(Path(folder) / f"share-{n}") for n in range(len(slots))]
+        try:
+            for n, (shard, slot) in enumerate(zip(shards, slots)):
+                shard.folder.mkdir()
+                shard.pytest = _start(shard, f"{n}/{len(slots)}", exercises, sources, methods, quick, checks, slot)
+            _wait(shards, progress)
+        finally:
+            for shard in shards:  # only when the grader itself is stopped (Ctrl-C): take its pytests along
+                if shard.pytest is not None and shard.pytest.poll() is None:
+                    shard.pytest.kill()
+                    shard.pytest.wait()
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log, log_path)
-        if code not in (0, 1) or not results.exists():
-            raise GraderError(f"the graders could not run (pytest exit code {code}); log:\n"
-                              + log.read_text(errors="replace")[-3000:])
-        text = results.read_text()
+            log_path.write_bytes(b"".join(s.log.read_bytes() for s in shards if s.log.exists()))
+        parts = []
+        for shard in shards:
+            # 5: pytest found no run for this share (a grade of one check, say)
+            if shard.code not in (0, 1, 5) or not shard.results.exists():
+                raise GraderError(f"the graders could not run (pytest exit code {shard.code}); log:\n"
+                                  + shard.log.read_text(errors="replace")[-3000:])
+            parts.append(GradeResult.from_json(shard.results.read_text()))
+        if all(s.code == 5 for s in shards):
+            raise GraderError("the graders found no check to run; log:\n"
+                              + shards[0].log.read_text(errors="replace")[-3000:])
+        result = combine(parts, {e.name: list(e.checks) for e in exercises})
         if results_path is not None:
             results_path.parent.mkdir(parents=True, exist_ok=True)
             partial = results_path.with_suffix(".part")
-            partial.write_text(text)
+            partial.write_text(result.to_json())
             partial.replace(results_path)
-        return GradeResult.from_json(text)
+        return result
 
 
-def _wait(pytest: subprocess.Popen, progress_file: Path, progress) -> int:
-    """Wait for the pytest process, passing its progress lines on as they come."""
-    seen = 0
+def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> subprocess.Popen:
+    stage(exercises, sources, shard.folder / "stage")
+    limits.open_stage(str(shard.folder), str(shard.folder / "stage"), slot)
+    command = [
+        sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
+        "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
+        "-p", "graders.engine.plugin", "-p", "no:cacheprovider",
+        "--kit-stage", str(shard.folder / "stage"), "--kit-results", str(shard.results),
+        "--kit-methods", ",".join(methods),
+        *(["--kit-quick"] if quick else []),
+        *(["--kit-checks", ",".join(checks)] if checks else []),
+        "--kit-progress", str(shard.progress), "--kit-shard", share,
+    ]
+    # Only the plugins named above: whatever else is installed cannot change a verdict,
+    # and scanning entry points is start-up time the student waits for.
+    env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **limits.env(slot))
+    with open(shard.log, "wb") as out:
+        return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+def _wait(shards: list[_Shard], progress) -> None:
+    """Wait for every share's pytest, passing their progress on, added up, as it comes."""
     while True:
-        try:
-            code = pytest.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            code = None
-        if progress and progress_file.exists():
-            lines = progress_file.read_text().splitlines()
-            for line in lines[seen:]:
+        for shard in shards:
+            if shard.code is None:
                 try:
-                    event = json.loads(line)
-                except ValueError:
-                    break  # a line still being written
-                progress(event["done"], event["total"], event["exercise"], event["title"])
-                seen += 1
-        if code is not None:
-            return code
+                    shard.code = shard.pytest.wait(timeout=0.05)
+                except subprocess.TimeoutExpired:
+                    pass
+        news = [_read_progress(shard) for shard in shards]
+        known = all(s.total is not None for s in shards)
+        if progress and known:
+            for event in (e for found in news for e in found):
+                progress(sum(s.done for s in shards), sum(s.total for s in shards), event["exercise"], event["title"])
+        if all(s.code is not None for s in shards):
+            return
+
+
+def _read_progress(shard: _Shard) -> list[dict]:
+    """The runs this share finished since the last look."""
+    if not shard.progress.exists():
+        return []
+    finished = []
+    for line in shard.progress.read_text().splitlines()[shard.seen:]:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            break  # a line still being written
+        shard.seen += 1
+        if "done" in event:
+            shard.done = event["done"]
+            finished.append(event)
+        else:
+            shard.total = event["total"]
+    return finished

@@ -45,7 +45,7 @@ RESULT_CAP = 4 << 20  # bytes of the result file the grader reads
 
 SLOT_UIDS = range(64100, 64164)
 SLOT_LOCKS = "/tmp/kit-sandbox"  # fixed: every grading process must agree on it
-ENV_SLOT = "KIT_SANDBOX_UID"  # set by grade() for the pytest process it starts
+ENV_SLOT = "KIT_SANDBOX_UID"  # set by grade() for each pytest process it starts
 
 _current: "Slot | None" = None
 _claimed = False

@@ -103,3 +103,34 @@ class GradeResult:
             for e in data["exercises"]]
         return cls(exercises=exercises, mode=data["mode"], start_methods=data["start_methods"],
                    seconds=data["seconds"])
+
+
+def combine(parts: list[GradeResult], order: dict[str, list[str]]) -> GradeResult:
+    """One result from the results of the grading processes that shared a grading.
+
+    `order` lists each exercise's checks (the manifest's order); a check's runs
+    may come from several parts and are put back in start-method order.
+    """
+    first = parts[0]
+    methods = {m: i for i, m in enumerate(first.start_methods)}
+    found: dict[str, ExerciseResult] = {}
+    checks: dict[tuple[str, str], CheckResult] = {}
+    for part in parts:
+        for exercise in part.exercises:
+            whole = found.setdefault(exercise.name, ExerciseResult(name=exercise.name, title=exercise.title))
+            for check in exercise.checks:
+                key = (exercise.name, check.name)
+                if key in checks:
+                    checks[key].runs.extend(check.runs)
+                else:
+                    checks[key] = check
+                    whole.checks.append(check)
+    for exercise in found.values():
+        rank = {name: i for i, name in enumerate(order.get(exercise.name, []))}
+        exercise.checks.sort(key=lambda c: rank.get(c.name, len(rank)))
+        for check in exercise.checks:
+            check.runs.sort(key=lambda r: methods.get(r.start_method, len(methods)))
+    return GradeResult(exercises=[found[name] for name in order if name in found]
+                       + [e for name, e in found.items() if name not in order],
+                       mode=first.mode, start_methods=first.start_methods,
+                       seconds=max(p.seconds for p in parts))

@@ -2,7 +2,9 @@
 from pathlib import Path
 
 from graders.engine.report import render
-from graders.engine.results import GradeResult
+import copy
+
+from graders.engine.results import GradeResult, combine
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -22,3 +24,24 @@ def test_score_counts_only_checks_passed_under_every_start_method():
 def test_the_report_matches_the_golden_file():
     result = GradeResult.from_json((GOLDEN / "lock-stub.json").read_text())
     assert render(result, colour=False, unicode=True) == (GOLDEN / "lock-stub.txt").read_text().rstrip("\n")
+
+
+def _split(result: GradeResult, share: int, count: int) -> GradeResult:
+    """What one of `count` grading processes returns: every count-th run, from the share-th."""
+    part = copy.deepcopy(result)
+    runs = [(e, c, r) for e in part.exercises for c in e.checks for r in c.runs]
+    mine = {id(r) for r in [r for _, _, r in runs][share::count]}
+    for exercise in part.exercises:
+        for check in exercise.checks:
+            check.runs = [r for r in check.runs if id(r) in mine]
+        exercise.checks = [c for c in exercise.checks if c.runs]
+    part.exercises = [e for e in part.exercises if e.checks]
+    return part
+
+
+def test_shares_of_a_grading_combine_into_the_whole_in_manifest_order():
+    whole = GradeResult.from_json((GOLDEN / "lock-stub.json").read_text())
+    order = {"lock": [c.name for c in whole.exercises[0].checks]}
+    for count in (1, 2, 3):
+        parts = [_split(whole, share, count) for share in range(count)]
+        assert combine(list(reversed(parts)), order) == whole, count

@@ -11,7 +11,20 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
 def _install(session, group):
-    session.install(*nox.project.dependency_groups(PYPROJECT, group))
+    """Install a dependency group, skipping pip when the venv already holds that exact list.
+
+    pip takes seconds even when there is nothing to do, and the student pays
+    them on every `nox -s grade`. A new list (pyproject.toml changed) or a new
+    venv installs again.
+    """
+    wanted = nox.project.dependency_groups(PYPROJECT, group)
+    location = getattr(session.virtualenv, "location", None)
+    stamp = Path(location) / f"kit-installed-{group}.txt" if location else None
+    if stamp is not None and stamp.is_file() and stamp.read_text() == "\n".join(wanted):
+        return
+    session.install(*wanted)
+    if stamp is not None:
+        stamp.write_text("\n".join(wanted))
 
 
 def _kit(session, *args):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from graders.engine import manifest
+from graders.engine.batch import Batch
 from graders.engine.grade import START_METHODS, grade
 from graders.engine.manifest import KIT
 from graders.engine.run import run_probe
@@ -26,7 +28,7 @@ from graders.engine.run import run_probe
 HELP_OUT = "folder for report.md and report.json (default: .kit/bench)"
 HELP_REPEAT = "runs per figure (default: 3)"
 HELP_EXERCISES = "exercises to measure (default: all)"
-HELP_WORKERS = "comma-separated numbers of parallel graders for the batch figures (default: 1,2,all cores)"
+HELP_CORES = "comma-separated numbers of cores for the batch figures (default: 1,2,all)"
 HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
 HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): "
                  "solutions,wrong,hang,floor,batch,stability")
@@ -130,18 +132,36 @@ def floor(repeat) -> list[dict]:
     return rows
 
 
-def batch(workers_list, sizes, exercise) -> list[dict]:
-    """Submissions per minute when `workers` grades run side by side."""
+def batch(cores_list, sizes, exercise) -> list[dict]:
+    """Submissions per minute of the real batch command, on 1, 2, ... cores.
+
+    The bench pins itself, and so every process it starts, to the first
+    `cores` cores, and grades a class of `size` copies of the solution with
+    `cores` jobs.
+    """
     rows = []
-    source = {exercise.name: exercise.solution_dir / exercise.stub}
-    for workers in workers_list:
-        for size in sizes:
-            started = time.perf_counter()
-            with ThreadPoolExecutor(workers) as pool:
-                verdicts = list(pool.map(lambda _: grade([exercise], sources=source).passed, range(size)))
-            seconds = time.perf_counter() - started
-            rows.append({"workers": workers, "submissions": size, "seconds": round(seconds, 2),
-                         "per_minute": round(60 * size / seconds, 1), "all_passed": all(verdicts)})
+    everything = os.sched_getaffinity(0)
+    try:
+        for cores in cores_list:
+            os.sched_setaffinity(0, sorted(everything)[:cores])
+            for size in sizes:
+                with tempfile.TemporaryDirectory(prefix="kit-bench-") as folder:
+                    root, out = Path(folder) / "class", Path(folder) / "out"
+                    for n in range(size):
+                        (root / f"student{n:03}").mkdir(parents=True)
+                        shutil.copyfile(exercise.solution_dir / exercise.stub,
+                                        root / f"student{n:03}" / exercise.stub)
+                    work = Batch(root=root, out=out, exercises=[exercise], methods=list(START_METHODS),
+                                 jobs=cores, report=lambda line: None)
+                    started = time.perf_counter()
+                    counts = work.run()
+                    seconds = time.perf_counter() - started
+                    passed = (out / "gradebook.csv").read_text().count(",passed")
+                rows.append({"cores": cores, "jobs": cores, "submissions": size, "seconds": round(seconds, 2),
+                             "per_minute": round(60 * size / seconds, 1),
+                             "all_passed": counts["graded"] == size and passed == size})
+    finally:
+        os.sched_setaffinity(0, everything)
     return rows
 
 
@@ -206,20 +226,21 @@ def markdown(report: dict) -> str:
                 f"{', '.join(map(str, r['checks_passed']))} |" for r in report["stability"]]
         out.append("")
     if "batch" in report:
-        out.append(f"## Batch throughput ({report['batch_exercise']} solution, full mode)\n\n"
-                   "| parallel graders | submissions | seconds | per minute |\n|---|---|---|---|")
-        out += [f"| {r['workers']} | {r['submissions']} | {r['seconds']} | {r['per_minute']} |" for r in report["batch"]]
+        out.append(f"## Batch throughput ({report['batch_exercise']} solution, full mode, the batch command)\n\n"
+                   "| cores | jobs | submissions | seconds | per minute | all passed |\n|---|---|---|---|---|---|")
+        out += [f"| {r['cores']} | {r['jobs']} | {r['submissions']} | {r['seconds']} | {r['per_minute']} | "
+                f"{r['all_passed']} |" for r in report["batch"]]
         out.append("")
     return "\n".join(out)
 
 
 def main(argv=None) -> int:
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     parser = argparse.ArgumentParser(prog="python -m graders.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=KIT / ".kit" / "bench", help=HELP_OUT)
     parser.add_argument("--repeat", type=int, default=3, help=HELP_REPEAT)
     parser.add_argument("--exercises", default="", help=HELP_EXERCISES)
-    parser.add_argument("--workers", default=f"1,2,{cores}", help=HELP_WORKERS)
+    parser.add_argument("--cores", default=f"1,2,{cores}", help=HELP_CORES)
     parser.add_argument("--sizes", default="2,4,8", help=HELP_SIZES)
     parser.add_argument("--sections", default=",".join(SECTIONS[:-1]), help=HELP_SECTIONS)
     parser.add_argument("--stability-grades", type=int, default=20, help=HELP_STABILITY)
@@ -230,15 +251,15 @@ def main(argv=None) -> int:
     if args.repeat < 1 or any(n not in known for n in names) or any(s not in SECTIONS for s in sections):
         parser.error(f"--repeat must be at least 1; exercises: {', '.join(known)}; sections: {', '.join(SECTIONS)}")
     exercises = [known[n] for n in names]
-    workers = sorted({int(w) for w in args.workers.split(",") if w})
+    cores_list = sorted({min(int(c), cores) for c in args.cores.split(",") if c.strip().isdigit() and int(c) > 0})
     sizes = sorted({int(s) for s in args.sizes.split(",") if s})
     report = {"when": time.strftime("%Y-%m-%d %H:%M"), "repeat": args.repeat,
               "machine": f"{cores} cores, Python {sys.version.split()[0]}"}
     steps = {"solutions": lambda: solutions(exercises, args.repeat),
              "wrong": lambda: wrong(exercises, args.repeat),
              "hang": lambda: hang(args.repeat), "floor": lambda: floor(args.repeat),
-             "batch": lambda: batch(workers, sizes, exercises[0]),
-             "stability": lambda: stability(exercises, args.stability_grades, max(workers))}
+             "batch": lambda: batch(cores_list, sizes, exercises[0]),
+             "stability": lambda: stability(exercises, args.stability_grades, 2 * cores)}
     for section in sections:
         print(f"measuring {section} ...", file=sys.stderr, flush=True)
         report[section] = steps[section]()

@@ -22,3 +22,13 @@ def test_bad_arguments_are_usage_errors(tmp_path):
                           cwd=KIT, capture_output=True, text=True)
     assert done.returncode == 2
     assert not (tmp_path / "report.json").exists()
+
+
+def test_the_batch_figures_come_from_the_batch_command_on_pinned_cores(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "graders.bench", "--sections", "batch", "--exercises", "lock",
+                           "--cores", "1", "--sizes", "1", "--out", str(tmp_path)],
+                          cwd=KIT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads((tmp_path / "report.json").read_text())["batch"]
+    assert (row["cores"], row["jobs"], row["submissions"], row["all_passed"]) == (1, 1, 1, True)
+    assert "## Batch throughput" in (tmp_path / "report.md").read_text()

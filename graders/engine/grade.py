@@ -66,8 +66,7 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
             raise GraderError(str(error)) from None
         return _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots)
     finally:
-        for slot in slots:
-            limits.release(slot)
+        limits.release(*slots)
 
 
 @dataclass
@@ -94,6 +93,7 @@ class _Shard:
 
 def _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots) -> GradeResult:
     with tempfile.TemporaryDirectory(prefix="kit-stage-") as folder:
+        os.chmod(folder, 0o711)  # each share's sandbox user passes through to its own folder (mode 710)
         shards = [_Shard(Path(folder) / f"share-{n}") for n in range(len(slots))]
         try:
             for n, (shard, slot) in enumerate(zip(shards, slots)):
@@ -140,9 +140,15 @@ def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> su
         *(["--kit-checks", ",".join(checks)] if checks else []),
         "--kit-progress", str(shard.progress), "--kit-shard", share,
     ]
+    # The graders' temporary files go inside the share's folder, which goes when
+    # the grading ends, however its pytest ended (run folders: see limits.runs_dir).
+    scratch = shard.folder / "tmp"
+    scratch.mkdir()
+    scratch.chmod(0o711)  # the sandbox user passes through to the run folders, and sees nothing
     # Only the plugins named above: whatever else is installed cannot change a verdict,
     # and scanning entry points is start-up time the student waits for.
-    env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **limits.env(slot))
+    env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
+               KIT_RUNS_DIR=tempfile.gettempdir(), **limits.env(slot))
     with open(shard.log, "wb") as out:
         return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)

@@ -94,6 +94,13 @@ def bench(session):
 
 
 @nox.session
+def pictures(session):
+    """Redraw the README's report pictures (docs/pictures/) from real grades of bank variants."""
+    _install(session, "grade")
+    session.run("python", "-m", "graders.pictures", *session.posargs)
+
+
+@nox.session
 def handout(session):
     """Build the student handout: dist/handout/ and dist/handout.zip (`-- lock` for some exercises)."""
     _install(session, "grade")

@@ -28,7 +28,7 @@ DIST = KIT / "dist"
 TEMPLATES = KIT / "templates"
 STUDENT_SESSIONS = ("grade", "hint", "status", "watch")
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".hypothesis"}
-INSTRUCTOR_ONLY = {"README.md", "bench.py"}  # in graders/: the authoring guide and the benchmark
+INSTRUCTOR_ONLY = {"README.md", "bench.py", "pictures.py"}  # in graders/: the authoring guide, the benchmark, the README pictures
 _SECTION = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s*(#.*)?$")
 
 

@@ -1,4 +1,5 @@
 """Sessions of the multiprocessing exercise kit. `nox -l` lists them."""
+import signal
 import subprocess
 from pathlib import Path
 
@@ -30,8 +31,8 @@ def _install(session, group):
 def _kit(session, *args):
     """Run `python -m graders ...` and exit with its own code (2 is a usage error).
 
-    Ctrl-C reaches the kit too; we wait for it to clean up and report instead
-    of killing it.
+    Ctrl-C at a terminal reaches the kit too; we wait for it to clean up and
+    report instead of killing it. A SIGINT sent to nox alone is passed on.
     """
     kit = subprocess.Popen([str(Path(session.bin) / "python"), "-m", "graders", *args])
     while True:
@@ -39,7 +40,13 @@ def _kit(session, *args):
             code = kit.wait()
             break
         except KeyboardInterrupt:
-            continue
+            try:
+                code = kit.wait(timeout=3)
+                break
+            except subprocess.TimeoutExpired:
+                kit.send_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                continue
     if code:
         raise SystemExit(code)
 

@@ -53,6 +53,18 @@ def choose_methods(text: str | None, quick: bool) -> list[str]:
     return list(dict.fromkeys(methods))
 
 
+def choose_checks(text: str, exercises: list[manifest.Exercise]) -> list[str]:
+    """The check IDs asked for, each a check of one of the exercises graded."""
+    checks = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
+    known = [c for e in exercises for c in e.checks]
+    unknown = [c for c in checks if c not in known]
+    if unknown:
+        raise UsageError(f"unknown check {', '.join(map(repr, unknown))} for "
+                         f"{', '.join(e.name for e in exercises)}; the checks are: {', '.join(known)} "
+                         "(the IDs are listed in each exercise's README)")
+    return checks
+
+
 def choose_sources(path: Path | None, exercises: list[manifest.Exercise], named: bool) -> dict[str, Path]:
     """Which file to grade for each exercise; only the stub files are ever taken."""
     if path is None:
@@ -92,7 +104,7 @@ class ProgressLine:
 def run(args) -> int:
     exercises = choose_exercises(args.exercises)
     methods = choose_methods(args.methods, args.quick)
-    checks = [c for c in args.checks.split(",") if c]
+    checks = choose_checks(args.checks, exercises)
     if args.submissions is not None:
         if args.submission is not None:
             raise UsageError("give --submission (one) or --submissions (a folder of them), not both")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +103,7 @@ def _grade(exercises, sources, methods, quick, checks, results_path, log_path, p
                 shard.pytest = _start(shard, f"{n}/{len(slots)}", exercises, sources, methods, quick, checks, slot)
             _wait(shards, progress)
         finally:
-            for shard in shards:  # only when the grader itself is stopped (Ctrl-C): take its pytests along
-                if shard.pytest is not None and shard.pytest.poll() is None:
-                    shard.pytest.kill()
-                    shard.pytest.wait()
+            _stop(shards)
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_bytes(b"".join(s.log.read_bytes() for s in shards if s.log.exists()))
@@ -152,6 +151,29 @@ def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> su
     with open(shard.log, "wb") as out:
         return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
+
+
+STOP_GRACE = (2.0, 10.0)  # seconds: to stop on a Ctrl-C of their own, then after ours
+
+
+def _stop(shards: list[_Shard]) -> None:
+    """When the grading is stopped (Ctrl-C): let each pytest end its runs itself, killing their
+    process trees, and only then make sure it is gone."""
+    running = [s.pytest for s in shards if s.pytest is not None and s.pytest.poll() is None]
+    for grace, signal_first in zip(STOP_GRACE, (None, signal.SIGINT)):
+        if signal_first is not None:  # a Ctrl-C from a terminal reached them already; nothing else did
+            for pytest in running:
+                pytest.send_signal(signal_first)
+        deadline = time.monotonic() + grace
+        for pytest in running:
+            try:
+                pytest.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        running = [p for p in running if p.poll() is None]
+    for pytest in running:
+        pytest.kill()
+        pytest.wait()
 
 
 def _wait(shards: list[_Shard], progress) -> None:

@@ -54,3 +54,19 @@ def test_status_remembers_the_last_grade_and_notices_edits(kit):
     line = next(l for l in out.splitlines() if l.strip().startswith("lock"))
     assert "passing" in line and "100/100" in line and "edited since the last grade" in line
     assert source.exists()
+
+
+def test_a_quick_grade_does_not_hide_the_full_grade_of_the_same_file(tmp_path, monkeypatch):
+    from graders import state
+    from graders.engine.results import CheckResult, ExerciseResult, Run
+
+    monkeypatch.setattr(state, "STATE", tmp_path)
+    source = tmp_path / "tickets.py"
+    source.write_text("first version")
+    passed = ExerciseResult(name="lock", title="", checks=[CheckResult("c", "c", 1, [Run("fork", True, 0.1)])])
+    state.save_grade(passed, source, "full")
+    state.save_grade(passed, source, "quick")
+    assert state.last_grade("lock")["mode"] == "full"
+    source.write_text("an edit")
+    state.save_grade(passed, source, "quick")
+    assert state.last_grade("lock")["mode"] == "quick"

@@ -24,6 +24,8 @@ def test_an_unknown_exercise_lists_the_valid_names():
     (["grade", "--submission", "solutions/lock/tickets.py"], "a single file can be graded for one exercise only"),
     (["grade", "lock", "--submission", "tests"], "the submission has no"),
     (["grade", "--bogus"], "unrecognized arguments"),
+    (["grade", "rush", "--checks", "nosuch"], "unknown check 'nosuch' for rush; the checks are: users_rush_at_once"),
+    (["grade", "lock", "--checks", "users_rush_at_once"], "unknown check 'users_rush_at_once' for lock"),
 ])
 def test_usage_errors_exit_2(args, message):
     done = kit(*args)

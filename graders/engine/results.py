@@ -105,6 +105,9 @@ class GradeResult:
                    seconds=data["seconds"])
 
 
+_METHOD_ORDER = ["fork", "spawn", "forkserver"]
+
+
 def combine(parts: list[GradeResult], order: dict[str, list[str]]) -> GradeResult:
     """One result from the results of the grading processes that shared a grading.
 
@@ -112,7 +115,8 @@ def combine(parts: list[GradeResult], order: dict[str, list[str]]) -> GradeResul
     may come from several parts and are put back in start-method order.
     """
     first = parts[0]
-    methods = {m: i for i, m in enumerate(first.start_methods)}
+    every_method = list(dict.fromkeys(m for p in parts for m in p.start_methods))
+    methods = {m: i for i, m in enumerate(every_method)}
     found: dict[str, ExerciseResult] = {}
     checks: dict[tuple[str, str], CheckResult] = {}
     for part in parts:
@@ -132,5 +136,5 @@ def combine(parts: list[GradeResult], order: dict[str, list[str]]) -> GradeResul
             check.runs.sort(key=lambda r: methods.get(r.start_method, len(methods)))
     return GradeResult(exercises=[found[name] for name in order if name in found]
                        + [e for name, e in found.items() if name not in order],
-                       mode=first.mode, start_methods=first.start_methods,
+                       mode=first.mode, start_methods=sorted(every_method, key=_METHOD_ORDER.index),
                        seconds=max(p.seconds for p in parts))

@@ -9,10 +9,12 @@ and `Student`, which runs a probe of the student's code in a child process.
 """
 from __future__ import annotations
 
+import re
 import signal
+from collections import Counter
 from dataclasses import dataclass, field
 
-from graders.engine import limits
+from graders.engine import limits, stacks
 from graders.engine.manifest import Exercise
 from graders.engine.results import Failure
 from graders.engine.run import Outcome, run_probe
@@ -53,6 +55,25 @@ class CheckFailure(Exception):
 
 def _text(value):
     return None if value is None else str(value)
+
+
+PICKLING_HINT = ("Everything sent to another process (a Process target and its args, a Pool task) is pickled "
+                 "under spawn and forkserver: functions must be defined at the top level of the module, not "
+                 "inside another function or as a lambda; pass data as arguments.")
+
+
+def pickling_hint(*texts: str | None) -> str | None:
+    """PICKLING_HINT if an error ("TYPE: message") or the program's stderr says something could not be
+    pickled; else None. An object that can never be pickled (a threading.Lock, say) gets a line of its own."""
+    texts = [t for t in texts if t]
+    if not any(stacks.shows_pickling_error(t) for t in texts):
+        return None
+    kind = next((k for k in map(stacks.unpicklable_type, texts) if k), None)
+    if kind is None:
+        return PICKLING_HINT
+    return (PICKLING_HINT + f" A {kind!r} object cannot be pickled at all: make it in the process that uses it, "
+            "or share one of multiprocessing's own (multiprocessing.Lock, multiprocessing.Queue) by passing it "
+            "in the args of each Process.")
 
 
 MAX_TIMEOUTS = 3  # deadline hangs per exercise and grading process before its remaining runs are skipped
@@ -101,9 +122,12 @@ class Student:
 
     def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None):
         """The probe's value; a CheckFailure if the student's code hung, raised or died."""
+        pickled = pickling_hint(outcome.stderr)  # a child died of it: the likeliest cause of what follows
         if outcome.hang is not None:
             busy = outcome.hang.reason == "deadline"
             hint = BUSY_HINT if busy else MEMORY_HINT if outcome.hang.reason == "memory" else hang_hint
+            if outcome.hang.reason != "memory" and not outcome.hang.deadlocks:
+                hint = pickled or hint
             failure = CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
                                    hint=hint, details=hang_details(outcome))
             if outcome.hang.reason in ("deadline", "memory"):  # costly to meet again: once per check
@@ -114,13 +138,14 @@ class Student:
             error = outcome.error
             frames = [f"{f['file'].rsplit('/', 1)[-1]}:{f['line']} in {f['func']}" for f in error["frames"]]
             raise CheckFailure(f"{call} raised {error['type']}: {error['message']}", kind="crash",
-                               case=case, details=(["raised at " + " <- ".join(reversed(frames))] if frames else [])
+                               case=case, hint=pickling_hint(f"{error['type']}: {error['message']}") or pickled,
+                               details=(["raised at " + " <- ".join(reversed(frames))] if frames else [])
                                + _stderr_tail(outcome))
         if outcome.exit_code is not None:
             if outcome.exit_code < 0:
                 raise CheckFailure(f"the program's process was stopped before {call} returned: "
                                    + _signal_reason(-outcome.exit_code), kind="crash", case=case,
-                                   details=_stderr_tail(outcome))
+                                   hint=pickled, details=_stderr_tail(outcome))
             raise CheckFailure(
                 f"the program ended its own process before {call} returned (exit code {outcome.exit_code})",
                 kind="crash", case=case,
@@ -158,13 +183,51 @@ def hang_summary(outcome: Outcome, call: str) -> str:
 
 
 def hang_details(outcome: Outcome) -> list[str]:
+    """The held threads, the lock waits, and the line each stuck thread of the student's code is on.
+
+    A process with one stuck thread is "process P"; one with several names each "Thread-2 of
+    process P" when the lock sentences say which thread waits at that line, else "a thread of
+    process P", so that three threads of one process never read as one process three times.
+    """
     hang = outcome.hang
     lines = list(hang.held) + [f"another deadlock: {d}" for d in hang.deadlocks[1:]] + hang.lock_waits
+    names = _waiting_threads(hang.deadlocks + hang.lock_waits)
+    sites = Counter(_site(frames[0]) for threads in hang.stacks.values() for frames in threads)
     for pid, threads in sorted(hang.stacks.items()):
         for frames in threads:
-            lines.append(f"process {pid} is stuck at {frames[0]}")
+            if len(threads) == 1:
+                who = f"process {pid}"
+            else:
+                name = names.get(_site(frames[0])) if sites[_site(frames[0])] == 1 else None
+                who = f"{name} of process {pid}" if name else f"a thread of process {pid}"
+            lines.append(f"{who} is stuck at {frames[0]}")
             lines.extend(f"    called from {f}" for f in frames[1:3])
     return lines + _stderr_tail(outcome)
+
+
+# "Thread-1 holds lock_A (shop.py:40) and waits for lock_B (shop.py:42)", "Thread-2 waits for lock_A
+# (shop.py:40), which ...", "... and waits for it again (shop.py:35): ...": who waits, and where.
+_WAITER = re.compile(r"^(?P<who>.+?) (?:holds .+? and )?waits for (?:it again(?: as \S+)?|[^,;()]+?) "
+                     r"\((?P<site>[^()\s]+:\d+)\)")
+
+
+def _waiting_threads(sentences: list[str]) -> dict[str, str]:
+    """{"shop.py:42": "Thread-2"}: the one thread the lock sentences say waits at each line.
+
+    Lines where several threads wait, and threads named with their process (several processes
+    were involved), are left out: the stacks name processes by pid, the sentences by name."""
+    found: dict[str, set] = {}
+    for sentence in sentences:
+        for clause in sentence.split("; "):
+            match = _WAITER.match(clause)
+            if match and " of " not in match["who"]:
+                found.setdefault(match["site"], set()).add(match["who"])
+    return {site: next(iter(who)) for site, who in found.items() if len(who) == 1}
+
+
+def _site(frame: str) -> str:
+    """"shop.py:42" of a frame told as "shop.py:42 in f1: with lock_B:"."""
+    return frame.split(" in ", 1)[0]
 
 
 def _stderr_tail(outcome: Outcome, lines: int = 12) -> list[str]:

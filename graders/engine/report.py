@@ -7,9 +7,11 @@ the student's own lines. Colour only where the terminal takes it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
-from graders.engine.results import CheckResult, ExerciseResult, GradeResult
+from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult
+from graders.engine.stacks import shows_pickling_error
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
 
@@ -60,27 +62,36 @@ def failure_text(check: CheckResult) -> str:
 
 def _exercise(exercise: ExerciseResult, paint: Paint) -> list[str]:
     lines = [paint(f"{exercise.name} - {exercise.title}", "bold")]
+    shown: set[tuple] = set()  # failures told in full under an earlier check of this exercise
     for check in exercise.checks:
         if check.passed:
             lines.append(f"  {paint(paint.ok, 'green')} {check.title}")
         else:
             lines.append(f"  {paint(paint.no, 'red')} {paint(check.title, 'bold')}")
-            lines += ["      " + line for line in _failure(check, paint)]
+            lines += ["      " + line for line in _failure(check, paint, shown)]
     return lines
 
 
-def _failure(check: CheckResult, paint: Paint) -> list[str]:
-    """Failures grouped by what went wrong, each with the start methods it happened under."""
+def _failure(check: CheckResult, paint: Paint, shown: set | None = None) -> list[str]:
+    """Failures grouped by what they mean, each with the start methods it happened under.
+
+    With `shown`, a failure already told in full above (the same kind and summary) takes one line.
+    """
     groups: dict[tuple, list] = {}
     for run in check.runs:
         if not run.passed:
-            f = run.failure
-            groups.setdefault((f.kind, f.summary, f.expected, f.got, f.case), []).append(run)
+            groups.setdefault(_meaning(run.failure), []).append(run)
     lines = []
     for runs in groups.values():
-        f = runs[0].failure  # details (pids, stacks) differ from run to run; one example is enough
+        f = runs[0].failure  # details (pids, stacks, thread names) differ from run to run; one is enough
         methods = [r.start_method for r in runs if r.start_method]
         where = f"under {_join(methods)}: " if methods else ""
+        if shown is not None:
+            same = (f.kind, _normal(f.summary))
+            if same in shown:
+                lines.append(paint(where + "the same failure as above: " + f.summary, "red"))
+                continue
+            shown.add(same)
         lines.append(paint(where + f.summary, "red"))
         if f.expected is not None:
             lines.append(f"expected: {f.expected}")
@@ -93,10 +104,59 @@ def _failure(check: CheckResult, paint: Paint) -> list[str]:
             lines.append(paint(f"hint: {f.hint}", "yellow"))
     passed = [r.start_method for r in check.runs if r.passed]
     if passed == ["fork"]:
-        lines.append(paint("This works under fork but not under spawn or forkserver: something is shared "
-                           "only because fork copies the parent, most often a Lock made at module level. "
-                           "Python 3.14 uses forkserver by default on Linux.", "yellow"))
+        lines.append(paint(_fork_only_note([r.failure for r in check.runs if not r.passed]), "yellow"))
     return lines
+
+
+FORK_ONLY = "This works under fork but not under spawn or forkserver"
+FORK_ONLY_PICKLING = (f"{FORK_ONLY}: fork copies the parent, so nothing has to be pickled to start a process, "
+                      "but spawn and forkserver pickle the Process target and its args (and every Pool task) "
+                      "to send them to a fresh process.")
+FORK_ONLY_SHARED = (f"{FORK_ONLY}: something is shared only because fork copies the parent, most likely state "
+                    "made at module level, such as a Lock, that every process must share: spawn and forkserver "
+                    "give each process its own. Make it in the main code and pass it to each process.")
+FORK_ONLY_EITHER = (f"{FORK_ONLY}, which start each process afresh instead of copying the parent. The usual "
+                    "causes: a Process target or argument that cannot be pickled (a lambda, or a function "
+                    "defined inside another function), or state made at module level, such as a Lock, that "
+                    "every process must share (make it in the main code and pass it to each process).")
+DEFAULT_METHOD = " Python 3.14 uses forkserver by default on Linux."
+
+
+def _fork_only_note(failures: list[Failure]) -> str:
+    """Why a check passed under fork only: the cause the failures show, or both usual ones.
+
+    A pickling error shows in the failure's words. A run that went on and gave a wrong result or
+    hung, with none, never pickled anything it could not: fork was sharing something."""
+    if any(shows_pickling_error("\n".join(filter(None, [f.summary, f.got, *f.details]))) for f in failures):
+        return FORK_ONLY_PICKLING + DEFAULT_METHOD
+    if all(f.kind in ("wrong", "hang") for f in failures):
+        return FORK_ONLY_SHARED + DEFAULT_METHOD
+    return FORK_ONLY_EITHER + DEFAULT_METHOD
+
+
+_CYCLE = re.compile(r"(because of a deadlock: )(.*)$")
+_WHO = re.compile(r"^.+? (?=holds )")
+_WAITED = re.compile(r"\bafter \d+(?:\.\d+)? s\b")
+
+
+def _normal(text: str | None) -> str | None:
+    """A failure's words without what differs from run to run when the mistake is the same.
+
+    A deadlock's cycle becomes the set of its clauses without the thread names (which thread took
+    its first lock first is not forced), and a hang's waiting time goes."""
+    if text is None:
+        return None
+    text = _WAITED.sub("after a while", text)
+    match = _CYCLE.search(text)
+    if match:
+        clauses = sorted(_WHO.sub("a thread ", clause) for clause in match[2].split("; "))
+        text = text[:match.start(2)] + "; ".join(clauses)
+    return text
+
+
+def _meaning(f: Failure) -> tuple:
+    """What makes two runs' failures the same failure, told once with every start method it happened under."""
+    return f.kind, _normal(f.summary), _normal(f.expected), _normal(f.got), _normal(f.case)
 
 
 def _join(items: list[str]) -> str:

@@ -2,7 +2,9 @@
 
 A student never sees a frame of grader code: every frame outside the
 submission's folder is dropped, and each kept frame names the file by its
-base name, with the source line it was on.
+base name, with the source line it was on. And an error message, or a
+program's stderr, is recognised when it says that something could not be
+pickled (the usual way code that works under fork fails under spawn).
 """
 from __future__ import annotations
 
@@ -13,6 +15,17 @@ import re
 _THREAD = re.compile(r"^(Current thread|Thread) (0x[0-9a-f]+)")
 _FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
 _TB_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+# What pickle and multiprocessing say when something cannot be sent to another process, or a
+# process cannot rebuild what it was sent (Python 3.11 to 3.14 wordings).
+_PICKLING = re.compile(
+    r"PicklingError"
+    r"|Can't pickle"
+    r"|Can't get local object"
+    r"|Can't get attribute '[^']*' on <module"
+    r"|cannot pickle '[^']*' object"
+    r"|Pickling an \w+ object is disallowed"
+    r"|AttributeError: .*<lambda>")
+_UNPICKLABLE = re.compile(r"cannot pickle '(?P<type>[^']+)' object")
 
 
 def inside(path: str, folder: str) -> bool:
@@ -40,6 +53,17 @@ def student_stacks(dump: str, folder: str) -> list[list[str]]:
         if match and frames is not None and inside(match["file"], folder):
             frames.append(describe_frame(match["file"], int(match["line"]), match["func"]))
     return [t for t in threads if t]
+
+
+def shows_pickling_error(text: str) -> bool:
+    """Whether an error message, or a program's stderr, says something could not be pickled."""
+    return bool(text) and _PICKLING.search(text) is not None
+
+
+def unpicklable_type(text: str) -> str | None:
+    """The type named by "cannot pickle 'TYPE' object" (a lock, a generator, ...), if any."""
+    match = _UNPICKLABLE.search(text or "")
+    return match["type"] if match else None
 
 
 def clean_traceback(text: str, folder: str) -> str:

@@ -12,9 +12,9 @@ the grader picks.
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
-from graders.engine.checks import CheckFailure, check, hang_details
+from graders.engine.checks import CheckFailure, check, hang_details, pickling_hint
 from graders.pool.probe import RETURNED, TASK, result_of
 
 COLLECT = "graders.pool.probe:collect"
@@ -133,8 +133,9 @@ def returned(report, call):
     """What collect() returned; a CheckFailure if it raised."""
     if "raised" in report:
         raised = report["raised"]
-        raise CheckFailure(f"{call} raised {raised['type']}: {raised['message']}", case=call, kind="crash",
-                           expected="a list of results", got=f"{raised['type']}: {raised['message']}")
+        error = f"{raised['type']}: {raised['message']}"
+        raise CheckFailure(f"{call} raised {error}", case=call, kind="crash", expected="a list of results",
+                           got=error, hint=pickling_hint(error))
     return report["returned"]
 
 
@@ -216,6 +217,11 @@ def test_raises_first_error(student):
     got = f"{raised['type']}: {raised['message']}"
     if got == want:
         return
+    pickled = pickling_hint(got)
+    if pickled:
+        raise CheckFailure(f"collect() raised {raised['type']}: a task could not be pickled to be sent to a "
+                           "worker, so no call of func ran", case=case, expected=want, got=got, kind="crash",
+                           hint=pickled)
     if got == "ValueError: task 3 failed":
         summary = "collect() raised the exception of func(3), but func(1) is the first failing call in args order"
     elif raised["message"] == "task 1 failed" or "TaskError" not in raised["types"]:
@@ -297,6 +303,7 @@ def test_rejects_bad_processes(student):
 @check("any list of arguments on any pool size: all results, in order, all workers busy",
        every_start_method=False)
 @given(args=st.lists(st.integers(0, 99), max_size=6), processes=st.integers(1, 3))
+@example(args=[5, 3, 8, 1], processes=3)  # several workers busy at once, in quick mode too
 def test_collects_any_workload(student, args, processes):
     call = call_text(args, processes)
     release = Release(highest_first=True)

@@ -1,0 +1,241 @@
+"""What the report teaches: pickling failures get their hint, threads of one process are told
+apart, one mistake is told once, and quick mode holds the pool stub to the same standard."""
+import re
+
+import pytest
+
+import bank
+from graders.engine import manifest
+from graders.engine.checks import PICKLING_HINT, CheckFailure, Student, hang_details, pickling_hint
+from graders.engine.grade import grade
+from graders.engine.report import FORK_ONLY, failure_text, render
+from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
+from graders.engine.run import Hang, Outcome
+
+
+def student():
+    return Student(exercise=None, submission="", lib="", start_method="forkserver")
+
+
+# ---- pickling failures ----
+
+@pytest.mark.parametrize("error", [
+    "AttributeError: Can't pickle local object 'collect.<locals>.task'",
+    "AttributeError: Can't get local object 'rush.<locals>.<lambda>'",
+    "_pickle.PicklingError: Can't pickle <function <lambda> at 0x7f>: attribute lookup <lambda> on rush failed",
+    "PicklingError: Can't pickle <function work at 0x7f>: it's not the same object as prog.work",
+    "AttributeError: '<lambda>' object has no attribute",
+    "AttributeError: Can't get attribute 'user' on <module '__mp_main__' from 'rush.py'>",
+])
+def test_pickling_errors_get_the_pickling_hint(error):
+    assert pickling_hint(error) == PICKLING_HINT
+
+
+def test_an_object_that_never_pickles_is_named():
+    hint = pickling_hint("TypeError: cannot pickle '_thread.lock' object")
+    assert hint.startswith(PICKLING_HINT) and "'_thread.lock' object cannot be pickled at all" in hint
+
+
+@pytest.mark.parametrize("error", [
+    "ZeroDivisionError: division by zero",
+    'Traceback (most recent call last):\n  File "rush.py", line 3, in <lambda>\nValueError: bad',
+    "AttributeError: 'NoneType' object has no attribute 'put'",
+])
+def test_other_errors_get_no_pickling_hint(error):
+    assert pickling_hint(error) is None
+
+
+def test_a_lambda_process_target_crashes_with_the_pickling_hint(program):
+    outcome = program("""
+        import multiprocessing
+
+        def probe(student, pause):
+            p = multiprocessing.Process(target=lambda: None)
+            p.start()
+            p.join()
+    """, start_method="forkserver")("probe")
+    with pytest.raises(CheckFailure) as raised:
+        student().finished(outcome, "probe()")
+    failure = raised.value.failure
+    assert failure.kind == "crash" and "pickle" in failure.summary
+    assert failure.hint == PICKLING_HINT
+
+
+def test_a_child_that_died_of_pickling_gives_the_hint_from_stderr():
+    stderr = ("Traceback (most recent call last):\n  File \"<string>\", line 1, in <module>\n"
+              "AttributeError: Can't get attribute 'worker' on <module '__mp_main__'>")
+    for outcome in (Outcome(error={"type": "EOFError", "message": "", "frames": []}, stderr=stderr),
+                    Outcome(exit_code=-9, stderr=stderr),
+                    Outcome(hang=Hang(reason="stuck", waited=2.1), stderr=stderr)):
+        with pytest.raises(CheckFailure) as raised:
+            student().finished(outcome, "run()", hang_hint="another hint")
+        assert raised.value.failure.hint == PICKLING_HINT, outcome
+        assert "AttributeError: Can't get attribute" in "\n".join(raised.value.failure.details)
+
+
+# ---- threads of one process ----
+
+OPPOSITE_ORDERS = """
+    import threading
+    from graders.engine import locktrace
+
+    lock_A = threading.Lock()
+    lock_B = threading.Lock()
+
+    def one(pause):
+        with lock_A:
+            pause("one")
+            with lock_B:  # one waits
+                pass
+
+    def two(pause):
+        with lock_B:
+            pause("two")
+            with lock_A:  # two waits
+                pass
+
+    def probe(student, pause):
+        locktrace.trace(student)
+        threads = [threading.Thread(target=one, args=(pause,), name="one"),
+                   threading.Thread(target=two, args=(pause,), name="two")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()  # main waits
+"""
+
+
+def line_of(source, marker):
+    return next(n for n, line in enumerate(source.splitlines(), 1) if marker in line)
+
+
+def test_each_stuck_thread_of_a_process_is_told_as_a_thread_of_it(program):
+    outcome = program(OPPOSITE_ORDERS)("probe")
+    assert outcome.hang is not None and outcome.hang.deadlocks
+    (pid,) = outcome.hang.stacks
+    stuck = [line for line in hang_details(outcome) if " is stuck at " in line]
+    at = lambda marker: f"prog.py:{line_of(OPPOSITE_ORDERS, marker)} in "
+    assert sorted(stuck) == sorted([
+        f"one of process {pid} is stuck at {at('# one waits')}one: with lock_B:  # one waits",
+        f"two of process {pid} is stuck at {at('# two waits')}two: with lock_A:  # two waits",
+        f"a thread of process {pid} is stuck at {at('# main waits')}probe: t.join()  # main waits"])
+
+
+def test_a_process_with_one_stuck_thread_is_told_as_the_process():
+    hang = Hang(reason="stuck", waited=2.0, stacks={7: [["prog.py:3 in f: q.get()"]],
+                                                   8: [["prog.py:9 in g: a.acquire()"], ["prog.py:9 in g: a.acquire()"]]},
+                lock_waits=["Thread-1 waits for a (prog.py:9), which Thread-3 holds (prog.py:2)",
+                            "Thread-2 waits for a (prog.py:9), which Thread-3 holds (prog.py:2)"])
+    assert [line for line in hang_details(Outcome(hang=hang)) if "stuck" in line] == [
+        "process 7 is stuck at prog.py:3 in f: q.get()",
+        "a thread of process 8 is stuck at prog.py:9 in g: a.acquire()",  # two threads wait there: no names
+        "a thread of process 8 is stuck at prog.py:9 in g: a.acquire()"]
+
+
+# ---- the report ----
+
+CYCLE = ("{a} holds lock_A (shop.py:40) and waits for lock_B (shop.py:42); "
+         "{b} holds lock_B (shop.py:48) and waits for lock_A (shop.py:50)")
+
+
+def deadlock(first, second, pid):
+    summary = "run(workers=2, rounds=1) never finished, because of a deadlock: " + CYCLE.format(a=first, b=second)
+    return Failure(kind="hang", summary=summary, case="2 workers, 1 round", hint="Take the locks in one order.",
+                   details=[f"{first} of process {pid} is stuck at shop.py:42 in f1: with lock_B:"])
+
+
+def check_of(*runs, name="no_deadlock", title="workers never deadlock"):
+    return CheckResult(name=name, title=title, weight=1, runs=list(runs))
+
+
+def report(*checks):
+    result = GradeResult(exercises=[ExerciseResult(name="rlock", title="t", checks=list(checks))],
+                         start_methods=["fork", "spawn", "forkserver"])
+    return render(result, colour=False, unicode=True)
+
+
+def test_the_same_deadlock_with_the_threads_in_other_roles_is_told_once():
+    check = check_of(Run("fork", False, 1.0, deadlock("Thread-1", "Thread-2", 11)),
+                     Run("spawn", False, 1.0, deadlock("Thread-2", "Thread-1", 12)),
+                     Run("forkserver", False, 1.0, deadlock("Thread-1", "Thread-2", 13)))
+    text = failure_text(check)
+    assert text.count("because of a deadlock") == 1
+    assert text.startswith("under fork, spawn and forkserver: ")
+    assert "process 11" in text and "process 12" not in text  # the first one's details
+    assert text.count("hint: ") == 1
+
+
+def test_different_deadlocks_stay_apart():
+    other = deadlock("Thread-1", "Thread-2", 12)
+    other.summary = other.summary.replace("shop.py:50", "shop.py:51")
+    check = check_of(Run("fork", False, 1.0, deadlock("Thread-1", "Thread-2", 11)), Run("spawn", False, 1.0, other))
+    assert failure_text(check).count("because of a deadlock") == 2
+
+
+def test_hangs_that_waited_different_times_are_told_once():
+    stuck = "run() never finished: after {} s every thread of the program was waiting for something"
+    check = check_of(*(Run(m, False, 1.0, Failure(kind="hang", summary=stuck.format(s)))
+                       for m, s in (("fork", 2.04), ("spawn", 2.61), ("forkserver", 3))))
+    assert failure_text(check).splitlines() == ["under fork, spawn and forkserver: " + stuck.format(2.04)]
+
+
+def test_a_failure_repeated_under_later_checks_takes_one_line_there():
+    same = Failure(kind="wrong", summary="a consumer took STOP but never marked it done", expected="task_done()",
+                   got="returned", case="2 consumers", hint="Mark STOP done.", details=["consumer 1 did: get()"])
+    later = Failure(**{**vars(same), "case": "1 consumer"})
+    other = Failure(kind="crash", summary="a consumer died", hint="Catch it.")
+    checks = [check_of(Run("forkserver", False, 1.0, same), name="a", title="first check"),
+              check_of(Run("forkserver", False, 1.0, other), name="b", title="second check"),
+              check_of(Run("fork", False, 1.0, later), Run("spawn", False, 1.0, later), name="c", title="third check")]
+    text = report(*checks)
+    assert text.count("Mark STOP done.") == 1 and text.count("Catch it.") == 1
+    assert ("      under fork and spawn: the same failure as above: a consumer took STOP but never marked it done"
+            in text.splitlines())
+    assert "failing case: 1 consumer" not in text
+    # Each check's own feedback (results files) still tells it in full.
+    assert "hint: Mark STOP done." in failure_text(checks[2])
+
+
+# ---- the note when a check passes under fork only ----
+
+def fork_only(failure):
+    return check_of(Run("fork", True, 1.0), Run("spawn", False, 1.0, failure),
+                    Run("forkserver", False, 1.0, failure))
+
+
+def note(check):
+    (line,) = [line for line in failure_text(check).splitlines() if line.startswith(FORK_ONLY)]
+    return line
+
+
+def test_the_fork_only_note_names_pickling_when_the_failure_shows_it():
+    crash = Failure(kind="crash", summary="rush() raised AttributeError: Can't pickle local object "
+                                          "'rush.<locals>.<lambda>'", hint=PICKLING_HINT)
+    text = note(fork_only(crash))
+    assert "pickle" in text and "module level" not in text
+
+
+def test_the_fork_only_note_names_shared_state_when_the_program_ran_without_pickling_errors():
+    wrong = Failure(kind="wrong", summary="3 buyers were inside buy() at the same time")
+    text = note(fork_only(wrong))
+    assert "state made at module level, such as a Lock" in text and "pickled" not in text
+
+
+def test_the_fork_only_note_names_both_causes_when_the_failure_does_not_say():
+    crash = Failure(kind="crash", summary="rush() raised NameError: name 'q' is not defined")
+    text = note(fork_only(crash))
+    assert "cannot be pickled" in text and "state made at module level" in text
+
+
+# ---- quick mode is as strict as the full grade for the pool stub ----
+
+def test_quick_mode_catches_a_pool_that_runs_one_task_at_a_time(tmp_path):
+    exercise = manifest.load()["pool"]
+    variant = next(v for v in bank.load("pool") if v.name == "get_after_each_submit")
+    path = tmp_path / exercise.stub
+    path.write_text(variant.source(exercise))
+    result = grade([exercise], sources={"pool": path}, methods=["forkserver"], quick=True,
+                   checks=["collects_any_workload"])
+    (check,) = result.exercises[0].checks
+    assert not check.passed
+    assert re.search(r"only 1 task was running at a time; expected [23]", check.runs[0].failure.summary)

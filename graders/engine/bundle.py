@@ -4,7 +4,8 @@ Both are copies of the kit without solutions/, tests/, CI files or state.
 
 - The handout (`dist/handout/`, `dist/handout.zip`) has the exercises and
   their statements, the public checks only (a hidden check's code is cut out
-  of its file, and its weight out of the manifest), the engine, the student's
+  of its file, its weight out of the manifest, and its row out of the
+  exercise's README), the engine, the student's
   nox sessions, and a GitHub Actions workflow that grades every push.
 - The autograder (`dist/autograder.zip`) has every check, hidden ones too,
   with Gradescope's setup.sh and run_autograder at the top of the zip; it
@@ -86,6 +87,15 @@ def manifest_text(exercises: list[Exercise], public_only: bool) -> str:
     return text
 
 
+def exercise_readme_text(exercise: Exercise) -> str:
+    """An exercise's README without the rows of its hidden checks (a row names its check's ID in backquotes)."""
+    text = (exercise.exercise_dir / "README.md").read_text()
+    hidden = [c.name for c in catalog.checks_of(exercise) if c.hidden]
+    kept = [line for line in text.splitlines(keepends=True)
+            if not (line.startswith("|") and any(f"`{name}`" in line for name in hidden))]
+    return "".join(kept)
+
+
 def readme_text() -> str:
     """The README without its section for instructors."""
     text = (KIT / "README.md").read_text()
@@ -121,6 +131,8 @@ def build_handout(exercises: list[Exercise], out: Path = DIST) -> tuple[Path, Pa
     _graders(folder / "graders", exercises, public_only=True)
     for exercise in exercises:
         _copy_tree(exercise.exercise_dir, folder / "exercises" / exercise.name)
+        if (exercise.exercise_dir / "README.md").is_file():
+            (folder / "exercises" / exercise.name / "README.md").write_text(exercise_readme_text(exercise))
     (folder / "exercises.toml").write_text(manifest_text(exercises, public_only=True))
     (folder / "README.md").write_text(readme_text())
     (folder / "noxfile.py").write_text(noxfile_text())

@@ -72,6 +72,8 @@ def test_the_handout_holds_no_solution_no_hidden_check_and_no_kit_tests(handout)
             assert shipped != check.hidden, f"{exercise.name}.{check.name} (hidden={check.hidden})"
             weighed = re.search(rf"^{check.name} = ", files["exercises.toml"], re.M) is not None
             assert weighed != check.hidden
+            told = f"`{check.name}`" in files[f"exercises/{exercise.name}/README.md"]
+            assert told != check.hidden, f"{exercise.name}.{check.name}: the README's table (hidden={check.hidden})"
     assert any(c.hidden for c in catalog.checks_of(LOCK)), "lock has hidden checks, so this test means something"
     assert "For instructors" not in files["README.md"]
     assert set(re.findall(r"^def (\w+)\(session\)", files["noxfile.py"], re.M)) == {"grade", "hint", "status", "watch"}

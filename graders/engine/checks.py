@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from graders.engine import limits, stacks
 from graders.engine.manifest import Exercise
-from graders.engine.results import Failure
+from graders.engine.results import NOT_RUN, Failure
 from graders.engine.run import Outcome, run_probe
 
 
@@ -77,6 +77,7 @@ def pickling_hint(*texts: str | None) -> str | None:
 
 
 MAX_TIMEOUTS = 3  # deadline hangs per exercise and grading process before its remaining runs are skipped
+QUICK_MAX_TIMEOUTS = 1  # the same in quick mode, the inner loop: one hang told in full is enough to act on
 BUSY_HINT = ("The program was still running at the deadline: look for a loop that never ends, "
              "or a wait that never gets its answer, at the lines above.")
 
@@ -88,11 +89,13 @@ class TimeBudget:
     Within one check, the first run that reaches its deadline (or the memory
     cap of the whole process tree) ends the check: later runs (hypothesis's
     shrinking, say) fail at once with that same failure. Across an exercise,
-    after MAX_TIMEOUTS such runs the remaining runs are not started. Each
+    after `limit` such runs (MAX_TIMEOUTS, or QUICK_MAX_TIMEOUTS in quick
+    mode) the remaining runs are not started. Each
     grading process has its budget, and a fixed share of the runs in a fixed
     order (grade.SHARDS), so the verdict is the same on every grade.
     """
 
+    limit: int = MAX_TIMEOUTS
     timeouts: int = 0
     by_check: dict = field(default_factory=dict)
 
@@ -112,9 +115,10 @@ class Student:
         earlier = self.budget.by_check.get(self.check)
         if earlier is not None:
             raise earlier
-        if self.budget.timeouts >= MAX_TIMEOUTS:
-            raise CheckFailure(f"not run: the program already ran past its deadline (or its memory) "
-                               f"{MAX_TIMEOUTS} times in this exercise",
+        if self.budget.timeouts >= self.budget.limit:
+            times = "once" if self.budget.limit == 1 else f"{self.budget.limit} times"
+            raise CheckFailure(f"{NOT_RUN}the program already ran past its deadline (or its memory) "
+                               f"{times} in this exercise",
                                kind="hang", hint="Fix the hang reported above first.")
         return run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
                          lib=self.lib, params=params, start_method=self.start_method,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from graders.engine import limits, manifest
-from graders.engine.checks import CheckFailure, Student, TimeBudget
+from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -102,7 +102,8 @@ def exercise(request) -> manifest.Exercise:
 @pytest.fixture
 def student(request, exercise, start_method) -> Student:
     stage = Path(request.config.getoption("--kit-stage"))
-    budget = request.config.kit_budgets.setdefault(exercise.name, TimeBudget())
+    limit = QUICK_MAX_TIMEOUTS if request.config.getoption("--kit-quick") else MAX_TIMEOUTS
+    budget = request.config.kit_budgets.setdefault(exercise.name, TimeBudget(limit=limit))
     return Student(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
                    start_method=start_method, budget=budget, check=request.node.nodeid)
 

@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult
+from graders.engine.results import NOT_RUN, CheckResult, ExerciseResult, Failure, GradeResult
 from graders.engine.stacks import shows_pickling_error
 
 _COLOURS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
@@ -89,7 +89,8 @@ def _failure(check: CheckResult, paint: Paint, shown: set | None = None) -> list
         if shown is not None:
             same = (f.kind, _normal(f.summary))
             if same in shown:
-                lines.append(paint(where + "the same failure as above: " + f.summary, "red"))
+                again = "" if f.summary.startswith(NOT_RUN) else "the same failure as above: "
+                lines.append(paint(where + again + f.summary, "red"))
                 continue
             shown.add(same)
         lines.append(paint(where + f.summary, "red"))

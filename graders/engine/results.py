@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
+NOT_RUN = "not run: "  # a Failure's summary starts so when the run was skipped, not failed by the program
+
 
 @dataclass
 class Failure:

@@ -1,0 +1,63 @@
+"""The time budget: a program that runs past its deadline pays it once per check, and a few
+times per exercise (once in quick mode) before the exercise's remaining runs are skipped."""
+import pytest
+
+from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
+from graders.engine.report import render
+from graders.engine.results import NOT_RUN, CheckResult, ExerciseResult, GradeResult, Run
+from graders.engine.run import Hang, Outcome
+
+PAST_DEADLINE = Outcome(hang=Hang(reason="deadline", waited=10.0))
+
+
+def hang_in(budget: TimeBudget, check: str) -> CheckFailure:
+    """One run of `check` that reached its deadline, as Student.finished records it."""
+    student = Student(exercise=None, submission="", lib="", start_method="forkserver", budget=budget, check=check)
+    with pytest.raises(CheckFailure) as raised:
+        student.finished(PAST_DEADLINE, "sell(db, 3)")
+    return raised.value
+
+
+def skipped(budget: TimeBudget, check: str) -> CheckFailure:
+    """What the next run of `check` says: it must fail without starting a process (exercise=None would fail)."""
+    student = Student(exercise=None, submission="", lib="", start_method="forkserver", budget=budget, check=check)
+    with pytest.raises(CheckFailure) as raised:
+        student.run("probe")
+    return raised.value
+
+
+def test_a_check_that_hung_fails_its_later_runs_with_the_same_failure():
+    budget = TimeBudget()
+    first = hang_in(budget, "a")
+    assert skipped(budget, "a") is first
+
+
+@pytest.mark.parametrize("limit, told", [(MAX_TIMEOUTS, f"{MAX_TIMEOUTS} times"), (QUICK_MAX_TIMEOUTS, "once")])
+def test_after_the_limit_the_exercise_runs_nothing_more(limit, told):
+    budget = TimeBudget(limit=limit)
+    for n in range(limit):
+        hang_in(budget, f"check{n}")
+    failure = skipped(budget, "another check").failure
+    assert failure.kind == "hang"
+    assert failure.summary.startswith("not run") and f"{told} in this exercise" in failure.summary
+
+
+def test_below_the_limit_other_checks_still_run():
+    budget = TimeBudget(limit=2)
+    hang_in(budget, "a")
+    student = Student(exercise=None, submission="", lib="", start_method="forkserver", budget=budget, check="b")
+    with pytest.raises(AttributeError):  # it went on to start the probe, with no exercise to start it from
+        student.run("probe")
+
+
+def test_the_report_tells_a_skipped_run_plainly_and_its_hint_once():
+    budget = TimeBudget(limit=1)
+    hang_in(budget, "a")
+    failure = skipped(budget, "b").failure
+    checks = [CheckResult(name=n, title=f"check {n}", weight=1, runs=[Run("forkserver", False, 0.0, failure)])
+              for n in ("b", "c")]
+    result = GradeResult(exercises=[ExerciseResult(name="lock", title="t", checks=checks)], start_methods=["forkserver"])
+    lines = render(result, colour=False, unicode=True).splitlines()
+    skipped_lines = [line.strip() for line in lines if NOT_RUN in line]
+    assert skipped_lines == ["under forkserver: " + failure.summary] * 2  # not "the same failure as above"
+    assert sum("hint: Fix the hang reported above first." in line for line in lines) == 1

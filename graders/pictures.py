@@ -56,8 +56,8 @@ PICTURES = {
         about="A report for lock without a lock: the failed check shows, step by step, the three buyers inside "
               "buy() together",
         shows="step 2: inside buy: buyer", graded=(("lock", "no_lock"),)),
-    # Which thread takes its first lock first varies, and the report groups start methods by the words of
-    # the cycle: now and then the same deadlock is told twice, which makes the picture longer, not wrong.
+    # Which thread takes its first lock first varies from run to run; the report tells one cycle once
+    # whatever the threads' roles, so the picture is the same size on every redraw.
     "deadlock": Picture(
         about="A deadlock told as a cycle: each thread holds one lock and waits for the other, at the student's "
               "line numbers",

@@ -21,7 +21,7 @@ from graders.engine.run import Outcome, run_probe
 
 
 def check(title: str, *, every_start_method: bool = True, start_method: str | None = None,
-          hidden: bool = False):
+          hidden: bool = False, shares: str | None = None, cost: int | None = None):
     """Name a check in plain words.
 
     A check is public unless `hidden=True`: hidden checks count in the kit's
@@ -33,12 +33,21 @@ def check(title: str, *, every_start_method: bool = True, start_method: str | No
     with `start_method` always under that one, for checks whose evidence only
     that method keeps (under fork, a student's children outlive a bad early
     return instead of crashing on the shared objects it dropped).
+
+    Checks that judge one run from different sides name it with the same
+    `shares`: the grading process that runs one of them runs them all under
+    that start method, so the run is made once. `cost` says about how many
+    plain runs a check's work is worth, when that is not one per example (a
+    run of many processes, say): the processes share the work by it
+    (engine/shards.py).
     """
     def mark(func):
         func.kit_title = title
         func.kit_every_start_method = every_start_method
         func.kit_start_method = start_method
         func.kit_hidden = hidden
+        func.kit_shares = shares
+        func.kit_cost = cost
         return func
     return mark
 

@@ -42,7 +42,7 @@ def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> 
     (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
 
 
-SHARDS = 2  # pytest processes per grading, at once; each runs every SHARDS-th run of the checks
+SHARDS = 2  # pytest processes per grading, at once; each runs a fixed share of the checks (engine/shards.py)
 
 
 def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,

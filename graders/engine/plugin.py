@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from graders.engine import limits, manifest
+from graders.engine import limits, manifest, shards
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 
@@ -27,7 +27,7 @@ HELP_METHODS = "comma-separated start methods to run every check under (default:
 HELP_QUICK = "quick mode: fewer generated examples (pair it with one start method)"
 HELP_CHECKS = "comma-separated check names to run (default: all)"
 HELP_PROGRESS = "append one JSON line per finished run to this file, for a progress display"
-HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0): every N-th run, from the I-th"
+HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0), as engine/shards.py shares them"
 
 settings.register_profile("kit", max_examples=8, derandomize=True, database=None, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=False)
@@ -77,11 +77,10 @@ def pytest_generate_tests(metafunc):
 def pytest_collection_modifyitems(config, items):
     wanted = {c for c in config.getoption("--kit-checks").split(",") if c}
     keep = [i for i in items if check_name(i) in wanted] if wanted else list(items)
-    # A fixed share, by position: the same runs land in the same process on
-    # every grading, so each process's TimeBudget, and so the verdict, never
-    # depends on timing.
+    # A fixed share: the same runs land in the same process on every grading,
+    # so each process's TimeBudget, and so the verdict, never depends on timing.
     index, count = (int(n) for n in config.getoption("--kit-shard").split("/"))
-    keep = keep[index::count]
+    keep = shards.share(keep, index, count)
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
 

@@ -274,7 +274,7 @@ def _few(values, limit=12) -> str:
 RUSH_SIZES = {"fork": (100, 10), "forkserver": (24, 6), "spawn": (12, 4)}
 
 
-@check("every user is a process of its own, and all of them rush at the same moment")
+@check("every user is a process of its own, and all of them rush at the same moment", cost=3)
 def test_users_rush_at_once(student):
     users, stock = RUSH_SIZES[student.start_method]
     run = run_rush(student, users, stock)
@@ -283,14 +283,16 @@ def test_users_rush_at_once(student):
     ranking_is_valid(run)
 
 
-@check("the ranking names the winners by user id, one per phone sold", every_start_method=False)
+@check("the ranking names the winners by user id, one per phone sold", every_start_method=False,
+       shares="rush of 12 users for 4 phones", cost=2)
 def test_ranking_names_every_winner(student):
     run = shared_rush(student, users=12, stock=4)
     one_process_per_user(run)
     ranking_is_valid(run)
 
 
-@check("a user who finds the phones sold out leaves quietly", every_start_method=False)
+@check("a user who finds the phones sold out leaves quietly", every_start_method=False,
+       shares="rush of 12 users for 4 phones", cost=2)
 def test_losers_leave_quietly(student):
     run = shared_rush(student, users=12, stock=4)
     text = run.outcome.stderr.strip()
@@ -303,7 +305,8 @@ def test_losers_leave_quietly(student):
                            details=["the program wrote to stderr:"] + ["    " + line for line in lines[-8:]])
 
 
-@check("no user ever waits for a phone: a full queue means sold out at once", every_start_method=False)
+@check("no user ever waits for a phone: a full queue means sold out at once", every_start_method=False,
+       shares="rush of 12 users for 4 phones", cost=2)
 def test_sold_out_never_waits(student):
     # More than twice as many users as phones: even if rush() reads the winners before joining,
     # which frees the queue once, some users who wait in put() wait forever (a hang).

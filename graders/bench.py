@@ -183,6 +183,10 @@ def stability(exercises, grades: int, workers: int) -> list[dict]:
 
 
 def _student_folder(folder: Path):
+    """A submission folder and a lib folder, laid out and readable as grade() stages them: a
+    sandbox user that could not read them would get a copy of each on every run, which grading
+    never pays."""
+    folder.chmod(0o755)
     student, lib = folder / "student", folder / "lib"
     student.mkdir()
     lib.mkdir()
@@ -236,7 +240,7 @@ def markdown(report: dict) -> str:
 
 def main(argv=None) -> int:
     cores = len(os.sched_getaffinity(0))
-    parser = argparse.ArgumentParser(prog="python -m graders.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m graders.bench", description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--out", type=Path, default=KIT / ".kit" / "bench", help=HELP_OUT)
     parser.add_argument("--repeat", type=int, default=3, help=HELP_REPEAT)
     parser.add_argument("--exercises", default="", help=HELP_EXERCISES)

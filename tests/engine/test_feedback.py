@@ -11,6 +11,7 @@ from graders.engine.grade import grade
 from graders.engine.report import FORK_ONLY, failure_text, render
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 from graders.engine.run import Hang, Outcome
+from test_locktrace import OPPOSITE_ORDERS, line_of  # two threads that take two locks in opposite orders
 
 
 def student():
@@ -75,40 +76,6 @@ def test_a_child_that_died_of_pickling_gives_the_hint_from_stderr():
 
 # ---- threads of one process ----
 
-OPPOSITE_ORDERS = """
-    import threading
-    from graders.engine import locktrace
-
-    lock_A = threading.Lock()
-    lock_B = threading.Lock()
-
-    def one(pause):
-        with lock_A:
-            pause("one")
-            with lock_B:  # one waits
-                pass
-
-    def two(pause):
-        with lock_B:
-            pause("two")
-            with lock_A:  # two waits
-                pass
-
-    def probe(student, pause):
-        locktrace.trace(student)
-        threads = [threading.Thread(target=one, args=(pause,), name="one"),
-                   threading.Thread(target=two, args=(pause,), name="two")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()  # main waits
-"""
-
-
-def line_of(source, marker):
-    return next(n for n, line in enumerate(source.splitlines(), 1) if marker in line)
-
-
 def test_each_stuck_thread_of_a_process_is_told_as_a_thread_of_it(program):
     outcome = program(OPPOSITE_ORDERS)("probe")
     assert outcome.hang is not None and outcome.hang.deadlocks
@@ -116,9 +83,9 @@ def test_each_stuck_thread_of_a_process_is_told_as_a_thread_of_it(program):
     stuck = [line for line in hang_details(outcome) if " is stuck at " in line]
     at = lambda marker: f"prog.py:{line_of(OPPOSITE_ORDERS, marker)} in "
     assert sorted(stuck) == sorted([
-        f"one of process {pid} is stuck at {at('# one waits')}one: with lock_B:  # one waits",
-        f"two of process {pid} is stuck at {at('# two waits')}two: with lock_A:  # two waits",
-        f"a thread of process {pid} is stuck at {at('# main waits')}probe: t.join()  # main waits"])
+        f"one of process {pid} is stuck at {at('# one wants B')}one: with lock_B:  # one wants B",
+        f"two of process {pid} is stuck at {at('# two wants A')}two: with lock_A:  # two wants A",
+        f"a thread of process {pid} is stuck at {at('t.join()')}probe: t.join()"])
 
 
 def test_a_process_with_one_stuck_thread_is_told_as_the_process():

@@ -12,7 +12,8 @@ from graders.engine.report import render, use_colour, use_unicode
 
 HELP_EXERCISES = "exercises to grade (default: all of them, in order)"
 HELP_METHODS = "comma-separated start methods (default: fork,spawn,forkserver)"
-HELP_QUICK = "quick mode for the inner loop: forkserver only and fewer generated cases"
+HELP_QUICK = ("quick mode for the inner loop: forkserver only (a check pinned to another start method "
+              "keeps it) and fewer generated cases")
 HELP_CHECKS = "comma-separated names of the checks to run (default: all)"
 HELP_JSON = "also write the results as JSON to this file"
 HELP_SUBMISSION = ("grade this submission instead of exercises/: a folder laid out like exercises/ "
@@ -41,6 +42,13 @@ def choose_exercises(names: list[str]) -> list[manifest.Exercise]:
     if unknown:
         raise UsageError(f"unknown exercise {', '.join(map(repr, unknown))}; choose from: {', '.join(known)}")
     return [known[n] for n in dict.fromkeys(names)] if names else list(known.values())
+
+
+def choose_one(name: str | None, usage: str) -> manifest.Exercise:
+    """The one exercise a command is about; with none named, a usage error that shows how to name it."""
+    if not name:
+        raise UsageError(f"name an exercise: {usage}, where NAME is one of: {', '.join(manifest.load())}")
+    return choose_exercises([name])[0]
 
 
 def choose_methods(text: str | None, quick: bool) -> list[str]:
@@ -117,8 +125,12 @@ def run(args) -> int:
 
 def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=None, remember=True,
                      files=None) -> int:
-    print(f"Grading {', '.join(e.name for e in exercises)} under {', '.join(methods)}"
-          f"{' (quick mode)' if quick else ''} ...", flush=True)
+    names = ', '.join(e.name for e in exercises)
+    if quick:  # a check pinned to another start method (fork, say) keeps it: see the report's last line
+        print(f"Grading {names} in quick mode: fewer generated cases, under {', '.join(methods)} "
+              "(a check that needs another start method keeps it) ...", flush=True)
+    else:
+        print(f"Grading {names} under {', '.join(methods)} ...", flush=True)
     line = ProgressLine()
     try:
         result = grade(exercises, sources=sources, methods=methods, quick=quick, checks=checks,
@@ -132,5 +144,5 @@ def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=No
     if remember:
         for exercise in result.exercises:
             state.save_grade(exercise, sources[exercise.name], result.mode)
-    print(render(result, colour=use_colour(), unicode=use_unicode()))
+    print(render(result, colour=use_colour(), unicode=use_unicode(), some_checks=bool(checks)))
     return 0 if result.passed else 1

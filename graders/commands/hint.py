@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from graders import state
-from graders.commands.grade import choose_exercises
+from graders.commands.grade import choose_one
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("exercise", metavar="EXERCISE", help="the exercise you want a hint for")
+    parser.add_argument("exercise", metavar="EXERCISE", nargs="?", help="the exercise you want a hint for")
     parser.add_argument("--again", action="store_true", help="show the hints seen so far, without a new one")
 
 
 def run(args) -> int:
-    exercise = choose_exercises([args.exercise])[0]
+    exercise = choose_one(args.exercise, "nox -s hint -- NAME")
     hints = exercise.hints
     if not hints:
         print(f"{exercise.name} has no hints.")

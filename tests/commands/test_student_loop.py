@@ -70,3 +70,46 @@ def test_a_quick_grade_does_not_hide_the_full_grade_of_the_same_file(tmp_path, m
     source.write_text("an edit")
     state.save_grade(passed, source, "quick")
     assert state.last_grade("lock")["mode"] == "quick"
+
+
+# ---- watch ----
+
+def test_watch_grades_again_a_save_made_while_a_grade_ran(tmp_path):
+    from graders.commands.watch import watch_loop
+    source = tmp_path / "tickets.py"
+    source.write_text("first")
+    graded, waits = [], []
+
+    def grade_once():
+        graded.append(source.read_text())
+        if len(graded) == 1:
+            source.write_text("saved during the first grade")
+
+    def wait_for_change(path, changed):
+        waits.append(changed())
+        if len(waits) == 1:
+            source.write_text("saved while waiting")
+            assert changed()
+            return
+        raise KeyboardInterrupt  # the student's Ctrl-C
+
+    with pytest.raises(KeyboardInterrupt):
+        watch_loop(source, grade_once, wait_for_change)
+    assert graded == ["first", "saved during the first grade", "saved while waiting"]
+    assert waits == [False, False]  # it waited only when the file was the one graded
+
+
+def test_watch_does_not_grade_again_a_file_saved_unchanged(tmp_path):
+    from graders.commands.watch import watch_loop
+    source = tmp_path / "tickets.py"
+    source.write_text("same")
+    graded = []
+
+    def wait_for_change(path, changed):
+        source.write_text("same")  # saved again, nothing changed
+        assert not changed()
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        watch_loop(source, lambda: graded.append(source.read_text()), wait_for_change)
+    assert graded == ["same"]

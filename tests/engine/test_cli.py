@@ -26,6 +26,8 @@ def test_an_unknown_exercise_lists_the_valid_names():
     (["grade", "--bogus"], "unrecognized arguments"),
     (["grade", "rush", "--checks", "nosuch"], "unknown check 'nosuch' for rush; the checks are: users_rush_at_once"),
     (["grade", "lock", "--checks", "users_rush_at_once"], "unknown check 'users_rush_at_once' for lock"),
+    (["hint"], "name an exercise: nox -s hint -- NAME, where NAME is one of: lock, consumer"),
+    (["watch"], "name an exercise: nox -s watch -- NAME"),
 ])
 def test_usage_errors_exit_2(args, message):
     done = kit(*args)
@@ -38,3 +40,10 @@ def test_help_names_every_option():
     assert done.returncode == 0
     for option in ("--methods", "--quick", "--checks", "--json", "--submission"):
         assert option in done.stdout
+
+
+def test_a_grade_of_some_checks_gives_no_score():
+    done = kit("grade", "lock", "--quick", "--checks", "rejects_bad_buyers", "--submission", "solutions/lock/tickets.py")
+    assert done.returncode == 0, done.stderr
+    assert "lock: 1/1 of the chosen checks passed (no score" in done.stdout
+    assert "score 100/100" not in done.stdout

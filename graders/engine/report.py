@@ -77,7 +77,8 @@ def _exercise(exercise: ExerciseResult, paint: Paint) -> list[str]:
 def _failure(check: CheckResult, paint: Paint, shown: set | None = None) -> list[str]:
     """Failures grouped by what they mean, each with the start methods it happened under.
 
-    With `shown`, a failure already told in full above (the same kind and summary) takes one line.
+    With `shown`, a failure already told in full above (the same kind and summary) takes one line,
+    and a hang stuck at the same lines of the student's code, for the same reason, takes two.
     """
     groups: dict[tuple, list] = {}
     for run in check.runs:
@@ -94,7 +95,12 @@ def _failure(check: CheckResult, paint: Paint, shown: set | None = None) -> list
                 again = "" if f.summary.startswith(NOT_RUN) else "the same failure as above: "
                 lines.append(paint(where + again + f.summary, "red"))
                 continue
-            shown.add(same)
+            stuck = _stuck_at(f)
+            if stuck is not None and stuck in shown:  # another call of the program, the same hang
+                lines.append(paint(where + f.summary, "red"))
+                lines.append("stuck at the same lines as above, for the same reason")
+                continue
+            shown.update(key for key in (same, stuck) if key is not None)
         lines.append(paint(where + f.summary, "red"))
         if f.expected is not None:
             lines.append(f"expected: {f.expected}")
@@ -155,6 +161,18 @@ def _normal(text: str | None) -> str | None:
         clauses = sorted(_WHO.sub("a thread ", clause) for clause in match[2].split("; "))
         text = text[:match.start(2)] + "; ".join(clauses)
     return text
+
+
+_STUCK_SITE = re.compile(r" is stuck at (\S+:\d+) ")
+
+
+def _stuck_at(f: Failure) -> tuple | None:
+    """What makes two hangs the same mistake, whatever the call: the student's lines each stuck
+    thread stands on, and the hint that explains them; None for a failure that is not such a hang."""
+    sites = frozenset(m[1] for line in f.details for m in [_STUCK_SITE.search(line)] if m)
+    if f.kind != "hang" or not sites:
+        return None
+    return "hang", sites, f.hint
 
 
 def _meaning(f: Failure) -> tuple:

@@ -206,3 +206,23 @@ def test_quick_mode_catches_a_pool_that_runs_one_task_at_a_time(tmp_path):
     (check,) = result.exercises[0].checks
     assert not check.passed
     assert re.search(r"only 1 task was running at a time; expected [23]", check.runs[0].failure.summary)
+
+
+def test_the_same_hang_under_another_call_is_told_in_two_lines():
+    def hang(call, pid):
+        return Failure(kind="hang", summary=f"{call} never returned: the pool was terminated", case=call,
+                       expected="every result collected", got="terminate() ran", hint="Collect inside the block.",
+                       details=[f"process {pid} is stuck at collect.py:32 in collect: return [r.get() for r in p]",
+                                "    called from collect.py:32 in collect: return [r.get() for r in p]"])
+    other = Failure(kind="hang", summary="collect(func, [1], processes=1) never returned", hint="Another hint.",
+                    details=["process 9 is stuck at collect.py:40 in collect: q.get()"])
+    checks = [check_of(Run("forkserver", False, 1.0, hang("collect(func, [0, 1], processes=2)", 7)), name="a"),
+              check_of(Run("forkserver", False, 1.0, hang("collect(func, [5], processes=1)", 8)), name="b"),
+              check_of(Run("forkserver", False, 1.0, other), name="c")]
+    lines = [line.strip() for line in report(*checks).splitlines()]
+    assert "under forkserver: collect(func, [5], processes=1) never returned: the pool was terminated" in lines
+    assert "stuck at the same lines as above, for the same reason" in lines
+    assert sum("Collect inside the block." in line for line in lines) == 1
+    assert sum("is stuck at collect.py:32" in line for line in lines) == 1
+    assert "process 9 is stuck at collect.py:40 in collect: q.get()" in lines  # a different hang: in full
+    assert "hint: Another hint." in lines

@@ -29,7 +29,7 @@ def test_a_submissions_conftest_sitecustomize_pth_and_graders_are_never_imported
                                "buy_is_exclusive", "--submission", str(submission)],
                               cwd=KIT, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr  # the real graders ran, on the solution
-        assert "1/1 checks passed" in done.stdout
+        assert "1/1 of the chosen checks passed" in done.stdout
         assert os.listdir(markers) == [], [TRAPS[int(m)] if m.isdigit() else m for m in os.listdir(markers)]
     finally:
         for name in os.listdir(markers):

@@ -242,7 +242,8 @@ def report_picture(picture: Picture) -> str:
     names = [name for name, _ in picture.graded]
     with tempfile.TemporaryDirectory(prefix="kit-pictures-") as folder:
         result = _grade(picture, Path(folder))
-    text = f"Grading {', '.join(names)} under {', '.join(START_METHODS)} ...\n" + render(result, colour=True)
+    text = (f"Grading {', '.join(names)} under {', '.join(START_METHODS)} ...\n"
+            + render(result, colour=True, some_checks=bool(picture.checks)))
     command = " ".join(["nox -s grade --", *names, *(["--checks", ",".join(picture.checks)] if picture.checks else [])])
     return ansi_to_svg(_shown(picture, text), title=command, columns=COLUMNS)
 

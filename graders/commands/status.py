@@ -42,7 +42,7 @@ def render(table: list[dict], colour: bool, unicode: bool) -> str:
         if r.get("mode") == "quick" and r["state"] == "passing":
             notes.append("quick mode only: run a full grade to be sure")
         if r["changed"]:
-            notes.append("edited since the last grade")
+            notes.append("edited since this score was graded")  # grades of some checks (--checks) leave no score
         note = f"  ({'; '.join(notes)})" if notes else ""
         state_text = paint(f"{r['state']:<11}", style)
         lines.append(f"  {r['name']:<{width}}  {state_text}  {score}  {r['title']}{note}")

@@ -52,7 +52,7 @@ def test_status_remembers_the_last_grade_and_notices_edits(kit):
     (kit.state / "grades" / "lock.json").write_text(json.dumps(record))
     out = kit("status").stdout
     line = next(l for l in out.splitlines() if l.strip().startswith("lock"))
-    assert "passing" in line and "100/100" in line and "edited since the last grade" in line
+    assert "passing" in line and "100/100" in line and "edited since this score was graded" in line
     assert source.exists()
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +63,10 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
         try:
             for _ in range(SHARDS):
                 slots.append(limits.claim())  # as root: the unprivileged user a share's runs use
-            for slot in slots:
-                limits.python(slot)  # an interpreter that user can run, and a kit it can read
+            # An interpreter each user can run, and a kit it can read: each is found by
+            # starting a Python as that user, so all at once.
+            with ThreadPoolExecutor(len(slots)) as finding:
+                list(finding.map(limits.python, slots))
         except limits.SandboxError as error:
             raise GraderError(str(error)) from None
         return _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots)
@@ -126,13 +129,22 @@ def _grade(exercises, sources, methods, quick, checks, results_path, log_path, p
         return result
 
 
+# pytest's own plugins that no grader uses. Each costs start-up time that the
+# student waits for on every grade; the two exception hooks also run a full
+# garbage collection as their pytest process ends.
+UNUSED_PLUGINS = [arg for name in ("cacheprovider", "unraisableexception", "threadexception", "doctest",
+                                   "junitxml", "pastebin", "legacypath", "stepwise", "nose",
+                                   "setuponly", "setupplan")
+                  for arg in ("-p", f"no:{name}")]
+
+
 def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> subprocess.Popen:
     stage(exercises, sources, shard.folder / "stage")
     limits.open_stage(str(shard.folder), str(shard.folder / "stage"), slot)
     command = [
         sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
         "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
-        "-p", "graders.engine.plugin", "-p", "no:cacheprovider",
+        "-p", "graders.engine.plugin", *UNUSED_PLUGINS,
         "--kit-stage", str(shard.folder / "stage"), "--kit-results", str(shard.results),
         "--kit-methods", ",".join(methods),
         *(["--kit-quick"] if quick else []),

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from graders.engine import formats
-from graders.engine.batch import Batch
 
 HELP_SUBMISSIONS = ("batch: grade every student folder under ROOT (each laid out like exercises/, or holding "
                     "the stub files) into a gradebook; a rerun skips students already graded")
@@ -40,6 +39,8 @@ def choose_formats(text: str, usage_error) -> tuple[str, ...]:
 
 
 def run(args, exercises, methods, checks, usage_error) -> int:
+    from graders.engine.batch import Batch  # here, not above: `grade` of one student never needs it
+
     root = args.submissions
     if not root.is_dir():
         raise usage_error(f"no such folder of submissions: {root}")

@@ -270,8 +270,9 @@ def _few(values, limit=12) -> str:
 # Most users where starting a process is cheap (fork: about 2 ms of CPU each); a forkserver child
 # costs about 17 ms of CPU and a spawned one a fresh interpreter. The seed's 100 users run under
 # fork; a correct Manager queue takes a server thread per user, about 205 processes and threads,
-# within the sandbox's limits.MAX_PROCESSES.
-RUSH_SIZES = {"fork": (100, 10), "forkserver": (24, 6), "spawn": (12, 4)}
+# within the sandbox's limits.MAX_PROCESSES. Under forkserver, quick mode's one start method,
+# 16 users already show every mistake this check is for, and cost half of what 24 did.
+RUSH_SIZES = {"fork": (100, 10), "forkserver": (16, 5), "spawn": (12, 4)}
 
 
 @check("every user is a process of its own, and all of them rush at the same moment", cost=3)

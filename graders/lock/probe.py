@@ -1,5 +1,5 @@
 """Runs in the child process, next to the student's tickets.py."""
-from graders.engine.runner import describe_exception
+from graders.engine.exceptions import describe_exception
 
 RETURNED = "kit:returned"
 

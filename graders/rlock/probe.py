@@ -2,7 +2,7 @@
 import threading
 
 from graders.engine import locktrace
-from graders.engine.runner import describe_exception
+from graders.engine.exceptions import describe_exception
 
 
 class CountingPause:

@@ -134,7 +134,7 @@ def rush(student, pause, users, stock):
 
 def bad_input(student, pause, cases):
     """Call rush() once per case; report what each call raised or returned."""
-    from graders.engine.runner import describe_exception
+    from graders.engine.exceptions import describe_exception
 
     _watch_main(pause)
     report = []

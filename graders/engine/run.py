@@ -98,7 +98,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
             else:
                 outcome.exit_code = child.returncode
         outcome.stdout = _read_capped(os.path.join(folder, "stdout"))
-        outcome.stderr = stacks.clean_traceback(_read_capped(os.path.join(folder, "stderr")), submission)
+        stderr = stacks.drop_exit_warnings(_read_capped(os.path.join(folder, "stderr")))
+        outcome.stderr = stacks.clean_traceback(stderr, submission)
         return outcome
     finally:
         if tree is not None:

@@ -4,7 +4,8 @@ A student never sees a frame of grader code: every frame outside the
 submission's folder is dropped, and each kept frame names the file by its
 base name, with the source line it was on. And an error message, or a
 program's stderr, is recognised when it says that something could not be
-pickled (the usual way code that works under fork fails under spawn).
+pickled (the usual way code that works under fork fails under spawn). What
+the kit itself makes a run print (a warning its abrupt exit causes) is dropped.
 """
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ _PICKLING = re.compile(
     r"|Pickling an \w+ object is disallowed"
     r"|AttributeError: .*<lambda>")
 _UNPICKLABLE = re.compile(r"cannot pickle '(?P<type>[^']+)' object")
+# As a run ends, its resource tracker warns of the semaphores still registered. The runner
+# leaves with os._exit (runner.py), which skips the finalizers that unregister them, so the
+# warning is the kit's doing, whatever the program did; and it comes or not depending on
+# whether the tracker writes it before the run's processes are killed.
+_LEAKED_SEMAPHORES = re.compile(r"UserWarning: resource_tracker: There appear to be \d+ leaked semaphore objects")
 
 
 def inside(path: str, folder: str) -> bool:
@@ -64,6 +70,21 @@ def unpicklable_type(text: str) -> str | None:
     """The type named by "cannot pickle 'TYPE' object" (a lock, a generator, ...), if any."""
     match = _UNPICKLABLE.search(text or "")
     return match["type"] if match else None
+
+
+def drop_exit_warnings(text: str) -> str:
+    """Drop the resource tracker's warning of leaked semaphores, and the source line under it."""
+    kept, under_warning = [], False
+    for line in text.splitlines():
+        if _LEAKED_SEMAPHORES.search(line):
+            under_warning = True
+            continue
+        if under_warning and line.lstrip().startswith("warnings.warn("):
+            under_warning = False
+            continue
+        under_warning = False
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def clean_traceback(text: str, folder: str) -> str:

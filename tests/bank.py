@@ -23,7 +23,7 @@ class Variant:
     name: str
     about: str
     expect: str  # "pass", or the check that must fail
-    message: str  # a piece of the failure's text naming the mistake
+    message: tuple[str, ...]  # pieces of the failure's text that name the mistake: all must appear
     methods: tuple[str, ...]
     edits: tuple[tuple[str, str], ...]
 
@@ -49,7 +49,11 @@ def load(exercise: str) -> list[Variant]:
         data = tomllib.load(f)
     return [
         Variant(exercise=exercise, name=name, about=v["about"], expect=v["expect"],
-                message=v.get("message", ""), methods=tuple(v.get("methods", ("forkserver",))),
+                message=_pieces(v.get("message", "")), methods=tuple(v.get("methods", ("forkserver",))),
                 edits=tuple((e["old"], e["new"]) for e in v.get("edit", ())))
         for name, v in data.items()
     ]
+
+
+def _pieces(message) -> tuple[str, ...]:
+    return (message,) if isinstance(message, str) else tuple(message)

@@ -38,7 +38,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-from graders.engine import stacks
+from graders.engine import stacks, timed
 
 FILE_PATTERN = "locks-*.json"
 
@@ -188,7 +188,7 @@ class TracedLock:
         return self._inner.acquire(False)
 
     def _wait(self, timeout, forever):
-        return self._inner.acquire() if forever else self._inner.acquire(True, timeout)
+        return self._inner.acquire() if forever else timed.acquire(self._inner, timeout)
 
     def _acquire(self, blocking, timeout, forever):
         site = _site()

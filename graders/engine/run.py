@@ -20,6 +20,7 @@ BOOT = os.path.join(os.path.dirname(__file__), "boot")
 POLL = 0.005  # seconds between looks at the process tree
 SETTLE = 3  # quiet looks in a row before the tree counts as blocked
 STALL = 2.0  # seconds of total quiet, with no timer pending, that make a hang
+MAX_EXPIRIES = 5_000  # timeouts run out in one run before it counts as waiting for ever
 OUTPUT_CAP = 64_000  # characters of the program's stdout and stderr kept
 
 _ADOPTS = None
@@ -77,7 +78,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                        "start_method": start_method, "submission": submission,
                        "pause_address": coordinator.address, "result": result_path}, f)
         tag = secrets.token_hex(8)
-        env = _child_env(submission, lib, os.path.join(folder, "stacks"), tag)
+        env = _child_env(submission, lib, os.path.join(folder, "stacks"), tag, coordinator.address)
         env.update(limits.child_env(limits.open_run(folder, slot, coordinator.address)))
         limits.hand_over(slot)
         with open(os.path.join(folder, "stdout"), "wb") as out, open(os.path.join(folder, "stderr"), "wb") as err:
@@ -126,11 +127,19 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Ha
         members = tree.members()
         if memory.exceeded(members, now):
             return _hang("memory", now - started, tree, coordinator, folder, submission)
-        if tree.busy(members) or coordinator.pending():
+        if tree.busy(members) or coordinator.pending() or coordinator.expiring:
             quiet_looks, quiet_since = 0, None
             continue
         quiet_looks += 1
         if quiet_looks < SETTLE:
+            continue
+        due = coordinator.due_timers()
+        if due:
+            if coordinator.waits_past(due, deadline) or coordinator.expiries >= MAX_EXPIRIES:
+                # Its clock would pass the deadline: in real time it would still be waiting then.
+                return _hang("deadline", max(deadline, now - started), tree, coordinator, folder, submission)
+            coordinator.expire(due)
+            quiet_looks, quiet_since = 0, None
             continue
         if coordinator.held:
             coordinator.release(frozenset(members), choose)
@@ -146,6 +155,8 @@ def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
     dumps = tree.dump_stacks(os.path.join(folder, "stacks"))
     held = [f"{a.thread} of process {a.pid} waits in pause({a.stage!r})"
             for a in sorted(coordinator.held.values(), key=lambda a: a.seq)]
+    held += [f"{t.thread} of process {t.pid} waits in {_timer_words(t)}"
+             for t in sorted(coordinator.timers.values(), key=lambda t: t.seq)]
     found = {pid: stacks.student_stacks(text, submission) for pid, text in dumps.items()}
     locks = locktrace.explain(os.path.join(folder, "stacks"), submission)
     return Hang(reason=reason, waited=round(waited, 2), held=held,
@@ -153,12 +164,18 @@ def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
                 deadlocks=locks.deadlocks, lock_waits=locks.waits)
 
 
-def _child_env(submission, lib, stacks_dir, tag) -> dict:
+def _timer_words(timer) -> str:
+    call = "time.sleep" if timer.what == "sleep" else f"a timed {timer.what}()"
+    return f"{call}{f' at {timer.site}' if timer.site else ''} (timeout {timer.seconds:g} s)"
+
+
+def _child_env(submission, lib, stacks_dir, tag, pause_address) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "COV_"))}
     boot = os.path.join(lib, "graders", "engine", "boot")  # BOOT itself, or its copy in the sandbox
     env.update(PYTHONPATH=os.pathsep.join([submission, lib, boot if os.path.isdir(boot) else BOOT]),
-               PYTHONUNBUFFERED="1", KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag)
+               PYTHONUNBUFFERED="1", KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag,
+               KIT_PAUSE_ADDRESS=pause_address, KIT_STUDENT_DIR=submission)
     return env
 
 

@@ -7,6 +7,14 @@ something else: a lock, a join, a queue. When the whole process tree is blocked
 ("quiescent", judged by `tree.py`), the held threads form one batch: they were
 inside their stages at the same moment, whatever the machine's load. A racy
 program therefore shows its race on every run, and a correct one never does.
+
+Time is part of the model. A thread in a timed wait of the student's code
+(`engine/timed.py`) is a *timer* here: it is blocked, but its timeout can
+expire. The coordinator keeps a virtual clock; `run.py` lets the timers with
+the earliest deadline expire whenever the program is blocked, before it
+releases held threads (the adversary's choice: a slow machine lets a timeout
+run out first), at most once per thread between two releases, so that a thread
+that polls with a timeout cannot keep the held threads from ever moving.
 """
 from __future__ import annotations
 
@@ -29,6 +37,38 @@ class Arrival:
 
 
 @dataclass(frozen=True)
+class TimedWait:
+    """A timed wait of the student's code, and how it ended."""
+
+    seq: int
+    pid: int
+    tid: int
+    thread: str
+    what: str  # "acquire", "wait", "join" or "sleep"
+    seconds: float
+    site: str  # the student's line, "consumer.py:40"
+    expired: bool  # the grader let its timeout run out (else the wait ended by itself)
+    at: float  # the virtual time it ended at (expired) or was started at
+
+    def describe(self) -> str:
+        """"the wait at lock.py:12 (timeout 2 s)", in the student's terms."""
+        call = "the time.sleep" if self.what == "sleep" else "the wait"
+        return f"{call}{f' at {self.site}' if self.site else ''} (timeout {self.seconds:g} s)"
+
+
+@dataclass
+class _Timer:
+    seq: int
+    pid: int
+    tid: int
+    thread: str
+    what: str
+    seconds: float
+    site: str
+    due: float  # on the virtual clock
+
+
+@dataclass(frozen=True)
 class Batch:
     """Threads released together, and the processes alive at that moment."""
 
@@ -45,6 +85,11 @@ class Trace:
 
     arrivals: list[Arrival] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
+    timed_waits: list[TimedWait] = field(default_factory=list)
+
+    def expired(self, pids=None) -> list[TimedWait]:
+        """The timed waits whose timeout the grader let run out (of `pids`, if given)."""
+        return [w for w in self.timed_waits if w.expired and (pids is None or w.pid in set(pids))]
 
     def pids_at(self, stage: str) -> list[int]:
         """Processes that reached `stage`, in order of first arrival."""
@@ -98,6 +143,13 @@ class Coordinator:
         self._selector.register(self._server, selectors.EVENT_READ)
         self._buffers: dict[socket.socket, bytes] = {}
         self.held: dict[socket.socket, Arrival] = {}
+        self.timers: dict[socket.socket, _Timer] = {}
+        self.expiring: set[socket.socket] = set()  # told their time is up, not yet gone on
+        self.now = 0.0  # the virtual clock: it moves only when a timer expires
+        self.waited = 0.0  # of which the program spent waiting with nothing else to do
+        self.expiries = 0
+        self._timer_seq = 0
+        self._expired_since_release: set[tuple[int, int]] = set()
         self.trace = Trace()
 
     def poll(self, timeout: float) -> bool:
@@ -125,12 +177,57 @@ class Coordinator:
             if arrival in chosen:
                 del self.held[sock]
                 self._drop(sock, answer=True)
+        self._expired_since_release.clear()
         return batch
 
+    def due_timers(self) -> list[socket.socket]:
+        """The timers to expire now that the program is blocked: those with the earliest deadline.
+
+        A thread whose timeout already ran out since the last release waits its
+        turn behind the held threads; when nothing is held, time simply goes on.
+        """
+        waiting = {s: t for s, t in self.timers.items() if (t.pid, t.tid) not in self._expired_since_release}
+        if not waiting and not self.held:
+            waiting = self.timers
+        if not waiting:
+            return []
+        first = min(t.due for t in waiting.values())
+        return sorted((s for s, t in waiting.items() if t.due == first), key=lambda s: waiting[s].seq)
+
+    def waits_past(self, socks, deadline: float) -> bool:
+        """Whether expiring these timers would have the program wait, idle, beyond `deadline`.
+
+        Only time that passes while nothing is held counts: a timeout that runs
+        out ahead of held threads is the adversary's choice of order, not a wait.
+        """
+        return not self.held and self.waited + max(self.timers[s].due for s in socks) - self.now > deadline
+
+    def expire(self, socks) -> None:
+        """Tell these timers their timeout ran out, and move the virtual clock to their deadline."""
+        idle = not self.held
+        for sock in socks:
+            timer = self.timers.pop(sock)
+            if idle:
+                self.waited += max(0.0, timer.due - self.now)
+            self.now = max(self.now, timer.due)
+            self.expiries += 1
+            self._expired_since_release.add((timer.pid, timer.tid))
+            self._record(timer, expired=True)
+            # Until the thread closes the connection it may not have seen the word yet, and
+            # could still take what it waited for: the program is not blocked before that.
+            try:
+                sock.sendall(b"go\n")
+            except OSError:
+                self._drop(sock, answer=False)
+            else:
+                self.expiring.add(sock)
+
     def close(self):
-        for sock in list(self.held) + list(self._buffers):
+        for sock in list(self.held) + list(self._buffers) + list(self.timers) + list(self.expiring):
             self._drop(sock, answer=False)
         self.held.clear()
+        self.timers.clear()
+        self.expiring.clear()
         self._selector.close()
         self._server.close()
 
@@ -150,9 +247,15 @@ class Coordinator:
             return
         except OSError:
             chunk = b""
-        if not chunk:  # the thread died before or while being held
+        if not chunk:  # the thread died while held, or its timed wait ended
             self.held.pop(sock, None)
+            self.expiring.discard(sock)
+            timer = self.timers.pop(sock, None)
+            if timer is not None:
+                self._record(timer, expired=False)
             self._drop(sock, answer=False)
+            return
+        if sock in self.timers or sock in self.expiring:  # a timer says nothing more; it only closes
             return
         data = self._buffers.get(sock, b"") + chunk
         if b"\n" not in data:
@@ -161,6 +264,9 @@ class Coordinator:
         self._buffers.pop(sock, None)
         try:
             message = json.loads(data.split(b"\n", 1)[0])
+            if isinstance(message, dict) and "timer" in message:
+                self._start_timer(sock, message)
+                return
             arrival = Arrival(
                 seq=len(self.trace.arrivals),
                 pid=int(message["pid"]),
@@ -173,6 +279,22 @@ class Coordinator:
             return
         self.trace.arrivals.append(arrival)
         self.held[sock] = arrival
+
+    def _start_timer(self, sock, message):
+        seconds = float(message["timer"])
+        if not 0 < seconds < 1e9:
+            raise ValueError(seconds)
+        self._timer_seq += 1
+        self.timers[sock] = _Timer(
+            seq=self._timer_seq,
+            pid=int(message["pid"]), tid=int(message["tid"]), thread=str(message["thread"])[:100],
+            what=str(message.get("what", ""))[:20], seconds=seconds, site=str(message.get("site", ""))[:200],
+            due=self.now + seconds)
+
+    def _record(self, timer: _Timer, expired: bool):
+        self.trace.timed_waits.append(TimedWait(
+            seq=timer.seq, pid=timer.pid, tid=timer.tid, thread=timer.thread, what=timer.what,
+            seconds=timer.seconds, site=timer.site, expired=expired, at=timer.due if expired else self.now))
 
     def _drop(self, sock, answer: bool):
         self._buffers.pop(sock, None)

@@ -87,6 +87,16 @@ def test_search_is_concurrent(student):
 def test_buy_is_exclusive(student):
     _, _, trace = sell(student, tickets=3, buyers=3)
     together = trace.max_together("buy")
+    expired = trace.expired(trace.pids_at("search"))
+    if together > 1 and expired:
+        raise CheckFailure(
+            f"{together} buyers were inside buy() at the same time: {expired[0].describe()} ran out, "
+            "and the buyer went on to buy(), so it buys without the lock",
+            expected="one buyer at a time inside buy()", got=f"{together} buyers inside buy() together",
+            hint="acquire(timeout=...) returns False when its time runs out, and on a slow machine it does. "
+                 "A buyer who did not get the lock must not buy: hold it with `with lock:`, or try again "
+                 "until acquire() returns True.",
+            details=trace.timeline(["search", "buy"], role="buyer"))
     if together > 1:
         raise CheckFailure(
             f"{together} buyers were inside buy() at the same time",

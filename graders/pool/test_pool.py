@@ -129,13 +129,21 @@ def run_collect(student, args, processes, *, choose=None, failures=None):
                failures=failures)
 
 
-def returned(report, call):
-    """What collect() returned; a CheckFailure if it raised."""
+def returned(report, call, trace=None):
+    """What collect() returned; a CheckFailure if it raised, at the student's line, and why when a
+    timeout of theirs ran out (`trace`)."""
     if "raised" in report:
         raised = report["raised"]
-        error = f"{raised['type']}: {raised['message']}"
-        raise CheckFailure(f"{call} raised {error}", case=call, kind="crash", expected="a list of results",
-                           got=error, hint=pickling_hint(error))
+        error = f"{raised['type']}: {raised['message']}".rstrip(": ")
+        frames = raised.get("frames") or []
+        where = f" at {Path(frames[-1]['file']).name}:{frames[-1]['line']}" if frames else ""
+        hint = pickling_hint(error)
+        expired = trace.expired() if trace is not None else []
+        if hint is None and expired:
+            hint = (f"{expired[0].describe()} ran out before the task finished: a slow task is not a failed one, "
+                    "and on a loaded machine any timeout can run out. Wait with .get() and no timeout.")
+        raise CheckFailure(f"{call} raised {error}{where}", case=call, kind="crash", expected="a list of results",
+                           got=error, hint=hint)
     return report["returned"]
 
 
@@ -164,7 +172,7 @@ def test_tasks_run_in_parallel(student):
     args, processes = [0, 1, 2, 3], 4
     call = call_text(args, processes)
     report, trace = run_collect(student, args, processes)
-    returned(report, call)
+    returned(report, call, trace)
     in_flight(trace.batches, args, processes, call)
     _, batch = most_together(trace.batches)
     pids = {a.pid for a in tasks_in(batch)}

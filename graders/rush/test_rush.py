@@ -310,8 +310,17 @@ def test_losers_leave_quietly(student):
        shares="rush of 12 users for 4 phones", cost=2)
 def test_sold_out_never_waits(student):
     # More than twice as many users as phones: even if rush() reads the winners before joining,
-    # which frees the queue once, some users who wait in put() wait forever (a hang).
-    shared_rush(student, users=12, stock=4)
+    # which frees the queue once, some users who wait in put() wait forever (a hang), and a
+    # user who waits with a timeout has its timed wait in the trace.
+    run = shared_rush(student, users=12, stock=4)
+    waited = [w for w in run.trace.timed_waits if w.pid in run.user_pids]
+    if waited:
+        users = len({w.pid for w in waited})
+        raise CheckFailure(f"{users} user(s) found the phones sold out and waited for one: {waited[0].describe()}",
+                           case=run.case, expected="a sold-out user leaves at once",
+                           got=f"{users} user(s) waited on the full queue",
+                           hint="A timeout only shortens the wait; a sold-out user must not wait at all. Put "
+                                "without blocking (q.put_nowait(user_id)) and treat queue.Full as sold out.")
 
 
 ORDER = [4, 1, 5, 0, 3, 2]  # neither sorted nor reversed: a sorted ranking shows

@@ -31,9 +31,9 @@ HELP_EXERCISES = "exercises to measure (default: all)"
 HELP_CORES = "comma-separated numbers of cores for the batch figures (default: 1,2,all)"
 HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
 HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): "
-                 "solutions,wrong,hang,floor,batch,stability")
+                 "solutions,wrong,hang,timeouts,floor,batch,stability")
 HELP_STABILITY = "grades per submission for the stability section (default: 20)"
-SECTIONS = ("solutions", "wrong", "hang", "floor", "batch", "stability")
+SECTIONS = ("solutions", "wrong", "hang", "timeouts", "floor", "batch", "stability")
 PROCESSES = 3  # processes started by the floor program, like a typical check
 
 
@@ -87,6 +87,34 @@ def hang(repeat, deadline=3.0) -> list[dict]:
                       repeat)
             rows.append({"submission": label, "deadline": deadline, **t,
                          "after_deadline": round(t["max"] - deadline, 3)})
+    return rows
+
+
+# The consumer solution with every get() given a 10 s timeout, retried on Empty: right, and
+# in real time each idle consumer would wait 10 s a time. The time model makes it cost nothing.
+TEN_SECOND_GETS = ("""        item = q.get()""", """        try:
+            item = q.get(timeout=10)
+        except Exception:  # queue.Empty: the producer is slow, not finished
+            continue""")
+
+
+def timeouts(repeat) -> list[dict]:
+    """A submission whose every get() waits up to 10 s, against the reference, both in full mode."""
+    known = manifest.load()
+    if "consumer" not in known:
+        return []
+    exercise = known["consumer"]
+    reference = (exercise.solution_dir / exercise.stub).read_text()
+    old, new = TEN_SECOND_GETS
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        timed_gets = Path(folder) / exercise.stub
+        timed_gets.write_text(reference.replace(old, new))
+        for label, path in (("the reference solution", exercise.solution_dir / exercise.stub),
+                            ("every get() with a 10 s timeout", timed_gets)):
+            t = timed(lambda: grade([exercise], sources={exercise.name: path}, methods=list(START_METHODS)).passed,
+                      repeat)
+            rows.append({"submission": label, **t})
     return rows
 
 
@@ -215,6 +243,12 @@ def markdown(report: dict) -> str:
         out += [f"| {r['submission']} | {r['deadline']} | {r['median']} | {r['min']} to {r['max']} | "
                 f"{r['after_deadline']} |" for r in report["hang"]]
         out.append("")
+    if report.get("timeouts"):
+        out.append("## Timeouts cost no real time (consumer, full mode)\n\n"
+                   "| submission | median | spread | passed |\n|---|---|---|---|")
+        out += [f"| {r['submission']} | {r['median']} | {r['min']} to {r['max']} | {r['value']} |"
+                for r in report["timeouts"]]
+        out.append("")
     if "floor" in report:
         out.append(f"## The floor: starting {PROCESSES} processes, bare and under the engine\n\n"
                    "| start method | bare run | per process | engine run | engine spread | overhead |\n"
@@ -261,7 +295,8 @@ def main(argv=None) -> int:
               "machine": f"{cores} cores, Python {sys.version.split()[0]}"}
     steps = {"solutions": lambda: solutions(exercises, args.repeat),
              "wrong": lambda: wrong(exercises, args.repeat),
-             "hang": lambda: hang(args.repeat), "floor": lambda: floor(args.repeat),
+             "hang": lambda: hang(args.repeat), "timeouts": lambda: timeouts(args.repeat),
+             "floor": lambda: floor(args.repeat),
              "batch": lambda: batch(cores_list, sizes, exercises[0]),
              "stability": lambda: stability(exercises, args.stability_grades, 2 * cores)}
     for section in sections:

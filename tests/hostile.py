@@ -159,6 +159,81 @@ HOSTILES = [
             """), "raised PermissionError", needs_sandbox_user=True),
 ]
 
+# Round two: cheats on the trace and on the grader's reading of what the submission leaves behind.
+HOSTILES += [
+    Hostile("forges_arrivals", "starts idle helpers and sends pause() arrivals in their names, then buys alone",
+            "entry", """
+            import json as _json, socket as _socket, threading as _threading, time as _time
+            _helpers = [multiprocessing.Process(target=_time.sleep, args=(1,)) for _ in range(buyers)]
+            for _h in _helpers:
+                _h.start()
+            def _say(pid, stage):
+                with _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM) as _s:
+                    _s.connect(pause.address)
+                    _s.sendall(_json.dumps({"pid": pid, "tid": pid, "thread": "MainThread",
+                                            "stage": stage}).encode() + b"\\n")
+                    _s.recv(16)
+            _searching = [_threading.Thread(target=_say, args=(_h.pid, "search")) for _h in _helpers]
+            for _t in _searching:
+                _t.start()
+            for _t in _searching:
+                _t.join()
+            _result = []
+            for _h in _helpers:
+                _say(_h.pid, "buy")
+                _count = read_count(db_path)
+                if _count > 0:
+                    write_count(db_path, _count - 1)
+                _result.append(_count > 0)
+            for _h in _helpers:
+                _h.join()
+            return _result
+            """, "buyer process(es) called pause('search')"),
+    Hostile("writes_deep_result", "writes its own result file: a list nested 200,000 deep", "entry", """
+            import json as _json, sys as _sys
+            with open(_sys.argv[1]) as _f:
+                _path = _json.load(_f)["result"]
+            with open(_path, "w") as _f:
+                _f.write('{"value": ' + "[" * 200_000 + "]" * 200_000 + "}")
+            _os._exit(0)
+            """, "ended its own process"),
+    Hostile("fifos_for_stack_dumps", "turns the files the grader reads after a hang into FIFOs, then hangs",
+            "entry", """
+            import threading as _threading
+            _folder = _os.environ["KIT_STACKS_DIR"]
+            for _name in _os.listdir(_folder) + [f"{_os.getpid()}.txt", "locks-1.json"]:
+                _path = _os.path.join(_folder, _name)
+                if _os.path.lexists(_path):
+                    _os.unlink(_path)
+                _os.mkfifo(_path)
+            _threading.Event().wait()
+            """, "never finished"),
+    Hostile("trickles_connections", "keeps 100 connections to pause() trickling bytes with no newline", "entry", """
+            import select as _select, socket as _socket, threading as _threading
+            def _trickle():
+                while True:
+                    try:
+                        with _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM) as _s:
+                            _s.connect(pause.address)
+                            while True:
+                                _s.send(b"[")
+                                _select.select([], [], [], 0.002)
+                    except OSError:
+                        continue
+            for _ in range(100):
+                _threading.Thread(target=_trickle, daemon=True).start()
+            _threading.Event().wait()
+            """, "did not finish within its deadline"),
+    Hostile("links_ticket_file", "replaces the ticket file with a link to a file only root may read", "import", """
+            _sell = sell
+            def sell(db_path, buyers, pause=network_delay):
+                result = _sell(db_path, buyers, pause)
+                _os.unlink(db_path)
+                _os.symlink("/etc/shadow" if _os.path.exists("/etc/shadow") else "/etc/passwd", db_path)
+                return result
+            """, "no longer a plain file"),
+]
+
 BY_NAME = {h.name: h for h in HOSTILES}
 
 GUARDED = ["graders/engine/*.py", "graders/lock/*.py", ".nox/*/lib/python3*/site-packages/_pytest/*.py",

@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from graders.engine import untrusted
 from dataclasses import dataclass
 
 MAX_PROCESSES = 384  # processes and threads of one run (RLIMIT_NPROC): 100 users with a Manager need ~205
@@ -332,17 +334,8 @@ def open_stage(folder: str, stage: str, slot: Slot | None) -> None:
 
 def read_result(path: str) -> str | None:
     """The text of a file the child wrote: never through a link, never more than RESULT_CAP."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        data = os.read(fd, RESULT_CAP + 1)
-    finally:
-        os.close(fd)
-    if len(data) > RESULT_CAP:
+    data = untrusted.read_bytes(path, RESULT_CAP)
+    if data is None or len(data) > RESULT_CAP:
         return None
     return data.decode(errors="replace")
 
@@ -508,8 +501,8 @@ class MemoryWatch:
         self.last = 0.0
         self.peak = 0
 
-    def exceeded(self, members, now: float) -> bool:
-        if now - self.last < MEMORY_LOOK:
+    def exceeded(self, members, now: float, at_once: bool = False) -> bool:
+        if now - self.last < MEMORY_LOOK and not at_once:
             return False
         self.last = now
         total = 0

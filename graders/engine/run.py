@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import limits, locktrace, stacks
+from graders.engine import limits, locktrace, stacks, untrusted
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
@@ -116,14 +116,15 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Ha
     quiet_looks, quiet_since = 0, None
     memory = limits.MemoryWatch()
     while True:
+        # First of all, the clock: however busy the program keeps the socket, its deadline holds.
+        now = time.monotonic()
+        if now - started > deadline:
+            return _hang("deadline", now - started, tree, coordinator, folder, submission)
         if coordinator.poll(POLL):
             quiet_looks, quiet_since = 0, None
             continue
         if child.poll() is not None:
             return None
-        now = time.monotonic()
-        if now - started > deadline:
-            return _hang("deadline", now - started, tree, coordinator, folder, submission)
         members = tree.members()
         if memory.exceeded(members, now):
             return _hang("memory", now - started, tree, coordinator, folder, submission)
@@ -136,8 +137,10 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Ha
         due = coordinator.due_timers()
         if due:
             if coordinator.waits_past(due, deadline) or coordinator.expiries >= MAX_EXPIRIES:
-                # Its clock would pass the deadline: in real time it would still be waiting then.
-                return _hang("deadline", max(deadline, now - started), tree, coordinator, folder, submission)
+                # Its clock would pass the deadline: in real time it would still be waiting then,
+                # and the memory it holds would have been seen meanwhile.
+                reason = "memory" if memory.exceeded(members, now, at_once=True) else "deadline"
+                return _hang(reason, max(deadline, now - started), tree, coordinator, folder, submission)
             coordinator.expire(due)
             quiet_looks, quiet_since = 0, None
             continue
@@ -183,7 +186,7 @@ def _load_result(path) -> dict | None:
     """The runner's result; None when there is none that makes sense (the child wrote it)."""
     text = limits.read_result(path)
     try:
-        result = json.loads(text) if text is not None else None
+        result = untrusted.loads(text) if text is not None else None
     except ValueError:
         return None
     ok = isinstance(result, dict) and set(result) in ({"value"}, {"error"})
@@ -197,7 +200,6 @@ def _load_result(path) -> dict | None:
 
 
 def _read_capped(path) -> str:
-    with open(path, "rb") as f:
-        data = f.read(OUTPUT_CAP + 1)
+    data = untrusted.read_bytes(path, OUTPUT_CAP) or b""
     text = data[:OUTPUT_CAP].decode(errors="replace")
     return text + ("\n[... output cut]" if len(data) > OUTPUT_CAP else "")

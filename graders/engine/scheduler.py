@@ -18,11 +18,13 @@ that polls with a timeout cannot keep the held threads from ever moving.
 """
 from __future__ import annotations
 
-import json
 import os
 import selectors
 import socket
+import struct
 from dataclasses import dataclass, field
+
+from graders.engine import untrusted
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,33 @@ class Trace:
         return lines
 
 
+MAX_CONNECTIONS = 4096  # open connections at once: far more than the threads a run may have
+MAX_MESSAGE = 4096  # bytes of one message, newline included
+
+
+def _peer_pid(sock) -> int | None:
+    """The pid of the process at the other end, as the kernel tells it (Linux); None where unknown.
+
+    Who calls `pause` is established here, not taken from what the caller says: a
+    submission cannot send arrivals in the name of a process that did not call.
+    """
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        pid, _, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    except OSError:
+        return None
+    return pid if pid > 0 else None
+
+
+def _thread_of(pid: int, claimed) -> int:
+    """The thread id the caller claims, if it is a thread of `pid`; else the process's main thread."""
+    tid = int(claimed)
+    if tid == pid or os.path.isdir(f"/proc/{pid}/task/{tid}"):
+        return tid
+    return pid
+
+
 class Coordinator:
     """A Unix socket that `Pause` objects connect to, and the threads it holds."""
 
@@ -142,6 +171,7 @@ class Coordinator:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._server, selectors.EVENT_READ)
         self._buffers: dict[socket.socket, bytes] = {}
+        self._peers: dict[socket.socket, int] = {}  # the pid the kernel vouches for
         self.held: dict[socket.socket, Arrival] = {}
         self.timers: dict[socket.socket, _Timer] = {}
         self.expiring: set[socket.socket] = set()  # told their time is up, not yet gone on
@@ -234,10 +264,17 @@ class Coordinator:
     def _accept(self):
         try:
             sock, _ = self._server.accept()
-        except BlockingIOError:
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # out of descriptors: a flood of connections; the deadline ends it
+            return
+        pid = _peer_pid(sock)
+        if pid is None or len(self._peers) >= MAX_CONNECTIONS:
+            sock.close()
             return
         sock.setblocking(False)
         self._buffers[sock] = b""
+        self._peers[sock] = pid
         self._selector.register(sock, selectors.EVENT_READ)
 
     def _read(self, sock):
@@ -259,22 +296,26 @@ class Coordinator:
             return
         data = self._buffers.get(sock, b"") + chunk
         if b"\n" not in data:
-            self._buffers[sock] = data[:4096]
+            if len(data) > MAX_MESSAGE:  # no message of the kit's is this long
+                self._drop(sock, answer=False)
+            else:
+                self._buffers[sock] = data
             return
         self._buffers.pop(sock, None)
         try:
-            message = json.loads(data.split(b"\n", 1)[0])
+            message = untrusted.loads(data.split(b"\n", 1)[0], max_depth=2)
             if isinstance(message, dict) and "timer" in message:
                 self._start_timer(sock, message)
                 return
+            pid = self._peers[sock]
             arrival = Arrival(
                 seq=len(self.trace.arrivals),
-                pid=int(message["pid"]),
-                tid=int(message["tid"]),
+                pid=pid,
+                tid=_thread_of(pid, message["tid"]),
                 thread=str(message["thread"])[:100],
                 stage=str(message["stage"])[:200],
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             self._drop(sock, answer=False)
             return
         self.trace.arrivals.append(arrival)
@@ -285,9 +326,10 @@ class Coordinator:
         if not 0 < seconds < 1e9:
             raise ValueError(seconds)
         self._timer_seq += 1
+        pid = self._peers[sock]
         self.timers[sock] = _Timer(
             seq=self._timer_seq,
-            pid=int(message["pid"]), tid=int(message["tid"]), thread=str(message["thread"])[:100],
+            pid=pid, tid=_thread_of(pid, message["tid"]), thread=str(message["thread"])[:100],
             what=str(message.get("what", ""))[:20], seconds=seconds, site=str(message.get("site", ""))[:200],
             due=self.now + seconds)
 
@@ -298,6 +340,7 @@ class Coordinator:
 
     def _drop(self, sock, answer: bool):
         self._buffers.pop(sock, None)
+        self._peers.pop(sock, None)
         try:
             self._selector.unregister(sock)
         except (KeyError, ValueError):

@@ -16,6 +16,8 @@ import time
 
 import psutil
 
+from graders.engine import untrusted
+
 _PR_SET_CHILD_SUBREAPER = 36
 
 # Thread states that mean "cannot move until something else happens".
@@ -146,12 +148,10 @@ class ProcessTree:
                 break
             sizes = now
         dumps = {}
-        for pid in pids:
-            try:
-                with open(os.path.join(folder, f"{pid}.txt"), errors="replace") as f:
-                    dumps[pid] = f.read(200_000)
-            except OSError:
-                pass
+        for pid in pids:  # the student's processes write these files: a FIFO or a link is refused
+            text = untrusted.read_text(os.path.join(folder, f"{pid}.txt"), 200_000)
+            if text is not None:
+                dumps[pid] = text
         return dumps
 
     def kill_all(self) -> None:
@@ -239,6 +239,6 @@ def _processes(pids: list[int]) -> list[psutil.Process]:
 
 def _size(folder: str, pid: int) -> int:
     try:
-        return os.path.getsize(os.path.join(folder, f"{pid}.txt"))
+        return os.lstat(os.path.join(folder, f"{pid}.txt")).st_size
     except OSError:
         return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hypothesis import given, strategies as st
 
+from graders.engine import untrusted
 from graders.engine.checks import CheckFailure, check
 
 SELL = "graders.lock.probe:sell"
@@ -47,7 +48,26 @@ def sell(student, tickets, buyers, before_contract=None):
     if before_contract:
         before_contract(outcome.trace)
     follows_contract(outcome.trace, buyers)
-    return result, json.loads(db.read_text()).get("count"), outcome.trace
+    return result, tickets_left(db, case), outcome.trace
+
+
+def tickets_left(db: Path, case: str):
+    """The count the ticket file holds after a sale. The student's processes could have replaced
+    the file with anything: it is read without following a link, and only if it is a plain file."""
+    text = untrusted.read_text(db, 1 << 16)
+    if text is None:
+        raise CheckFailure("after the sale the ticket file was no longer a plain file (a link, a folder or a "
+                           "pipe took its place)", case=case, expected="the ticket file, with the new count in it",
+                           hint="Write the new count into the ticket file with write_count(); do not replace it.")
+    try:
+        data = untrusted.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise CheckFailure("after the sale the ticket file did not hold {\"count\": N}", case=case,
+                           expected='{"count": N}', got=text[:200],
+                           hint="Write the new count with write_count(), one buyer at a time.")
+    return data.get("count")
 
 
 def follows_contract(trace, buyers):

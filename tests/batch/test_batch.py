@@ -1,4 +1,4 @@
-"""Batch grading: a class of 30 with the hostile submissions among them, resuming, and layouts."""
+"""Batch grading: a class of 36 with the hostile submissions among them, resuming, and layouts."""
 import csv
 import json
 import os

@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -57,18 +58,43 @@ def find_sources(folder: Path, exercises: list[Exercise]) -> dict[str, Path | No
     return found
 
 
+MAX_STUB_SIZE = 1 << 20  # bytes: a stub is a page or two of Python
+
+
 def _plain_file_inside(path: Path, folder: Path) -> bool:
     """A regular file that really is in the folder: a link to elsewhere (/etc/shadow, say) is not taken."""
     try:
         real = path.resolve(strict=True)
-        return path.is_file() and not path.is_symlink() and real.is_relative_to(folder.resolve(strict=True))
+        return (path.is_file() and not path.is_symlink() and real.is_relative_to(folder.resolve(strict=True))
+                and path.lstat().st_size <= MAX_STUB_SIZE)
     except (OSError, RuntimeError):
         return False
 
 
-def missing(exercise: Exercise, checks=()) -> ExerciseResult:
+def why_missing(folder: Path, exercise: Exercise) -> str | None:
+    """What stands where the stub should be, when it is something the kit will not take."""
+    for path in (folder / exercise.name / exercise.stub, folder / "exercises" / exercise.name / exercise.stub,
+                 folder / exercise.stub):
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        where = path.relative_to(folder)
+        if stat.S_ISLNK(info.st_mode):
+            return f"{where} is a link, and links are never followed: hand in the file itself"
+        if stat.S_ISDIR(info.st_mode):
+            return f"{where} is a folder, not a file"
+        if not stat.S_ISREG(info.st_mode):
+            return f"{where} is not a regular file"
+        if info.st_size > MAX_STUB_SIZE:
+            return f"{where} is larger than {MAX_STUB_SIZE >> 20} MiB"
+    return None
+
+
+def missing(exercise: Exercise, checks=(), reason: str | None = None) -> ExerciseResult:
     """An exercise that was not submitted: every check (of `checks`, if given) failed, saying what to hand in."""
-    failure = Failure(kind="missing", summary=f"not graded: no {exercise.stub} was found in the submission",
+    failure = Failure(kind="missing", summary=f"not graded: no {exercise.stub} was found in the submission"
+                      + (f" ({reason})" if reason else ""),
                       hint=f"Hand in {exercise.name}/{exercise.stub} (or {exercise.stub}).")
     checks = [CheckResult(name=c.name, title=c.title, weight=exercise.checks.get(c.name, 1),
                           visibility="hidden" if c.hidden else "public",
@@ -87,7 +113,7 @@ def grade_folder(folder: Path, exercises: list[Exercise], *, methods, quick=Fals
     else:
         result = GradeResult(mode="quick" if quick else "full", start_methods=list(methods))
     graded = {e.name: e for e in result.exercises}
-    result.exercises = [graded.get(e.name) or missing(e, checks) for e in exercises]
+    result.exercises = [graded.get(e.name) or missing(e, checks, why_missing(folder, e)) for e in exercises]
     return result
 
 

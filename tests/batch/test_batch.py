@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import classroom
-from graders.engine.batch import find_sources
+from graders.engine.batch import MAX_STUB_SIZE, find_sources, grade_folder, why_missing
 from graders.engine.manifest import KIT
 
 LOCK = classroom.LOCK
@@ -99,6 +99,37 @@ def test_the_stub_is_found_in_any_usual_layout_and_never_through_a_link(tmp_path
     (folder / "lock" / "tickets.py").symlink_to(LOCK.exercise_dir / LOCK.stub)
     (folder / "elsewhere").symlink_to(LOCK.exercise_dir, target_is_directory=True)
     assert find_sources(folder, [LOCK]) == {"lock": None}
+
+
+def test_odd_files_where_the_stub_should_be_are_missing_with_the_reason(tmp_path):
+    cases = {"link": "is a link", "folder": "is a folder", "fifo": "is not a regular file",
+             "huge": "is larger than 1 MiB"}
+    for name, reason in cases.items():
+        folder = tmp_path / name
+        path = folder / "lock" / "tickets.py"
+        path.parent.mkdir(parents=True)
+        if name == "link":
+            path.symlink_to(KIT / "solutions" / "lock" / "tickets.py")
+        elif name == "folder":
+            path.mkdir()
+        elif name == "fifo":
+            os.mkfifo(path)
+        else:
+            path.write_bytes(b"#" * (MAX_STUB_SIZE + 1))
+        assert find_sources(folder, [LOCK]) == {"lock": None}, name
+        assert reason in why_missing(folder, LOCK), name
+        [exercise] = grade_folder(folder, [LOCK], methods=["forkserver"], checks=["rejects_bad_buyers"]).exercises
+        [check] = exercise.checks
+        assert reason in check.runs[0].failure.summary and check.runs[0].failure.kind == "missing"
+
+
+def test_a_stub_that_is_not_utf8_is_graded_and_fails_for_it(tmp_path):
+    path = tmp_path / "student" / "tickets.py"
+    path.parent.mkdir()
+    path.write_bytes(b"x = '\xff\xfe'\n")
+    [exercise] = grade_folder(path.parent, [LOCK], methods=["forkserver"], checks=["rejects_bad_buyers"]).exercises
+    failure = exercise.checks[0].runs[0].failure
+    assert failure.kind != "grader" and "SyntaxError" in failure.summary, failure
 
 
 @pytest.mark.parametrize("args, message", [

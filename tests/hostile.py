@@ -234,6 +234,33 @@ HOSTILES += [
             """, "no longer a plain file"),
 ]
 
+# Resources no process holds: memory-backed files and System V objects outlive the processes.
+HOSTILES += [
+    Hostile("fills_dev_shm", "writes 2.5 GiB to /dev/shm in files of 16 MiB, then waits", "entry", """
+            import threading as _threading
+            _block = b"x" * (16 << 20)
+            for _i in range(160):
+                try:
+                    with open(f"/dev/shm/kit-hostile-{_os.getpid()}-{_i}", "wb") as _f:
+                        _f.write(_block[:-1])
+                except OSError:
+                    break
+            _threading.Event().wait()
+            """, "of memory together", needs_sandbox_user=True),
+    Hostile("leaves_ipc", "leaves System V shared memory, semaphores and a message queue, and a file in /run/lock",
+            "import", """
+            import ctypes as _ctypes
+            _libc = _ctypes.CDLL(None)
+            _libc.shmget(0, 1 << 20, 0o1600)
+            _libc.semget(0, 1, 0o1600)
+            _libc.msgget(0, 0o1600)
+            try:
+                open(f"/run/lock/kit-hostile-{_os.getpid()}", "w").close()
+            except OSError:
+                pass
+            """, "inside buy() at the same time", needs_sandbox_user=True),
+]
+
 BY_NAME = {h.name: h for h in HOSTILES}
 
 GUARDED = ["graders/engine/*.py", "graders/lock/*.py", ".nox/*/lib/python3*/site-packages/_pytest/*.py",

@@ -389,7 +389,9 @@ def hand_over(slot: Slot | None) -> None:
                 os.chown(path, slot.uid, slot.gid, follow_symlinks=False)
 
 
-SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may leave files behind
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")  # where any user may leave files behind
+MEMORY_FOLDERS = ("/dev/shm", "/run/lock")  # files there are memory (tmpfs), not disk
+_IPC_RMID = 0
 
 
 def sweep(slot: Slot | None) -> int:
@@ -417,6 +419,60 @@ def clean_scratch(*slots: Slot | None) -> None:
                     os.unlink(entry.path)
             except OSError:
                 continue
+    for kind, remove in (("shm", _remove_shm), ("sem", _remove_sem), ("msg", _remove_msg)):
+        for ipc_id, _ in _sysv_objects(kind, uids):
+            remove(ipc_id)
+
+
+def _sysv_objects(kind: str, uids) -> list[tuple[int, int]]:
+    """(id, size in bytes or 0) of the System V IPC objects of `kind` owned by `uids`."""
+    try:
+        with open(f"/proc/sysvipc/{kind}") as f:
+            header, *rows = f.read().splitlines()
+    except OSError:
+        return []
+    columns = header.split()
+    found = []
+    for row in rows:
+        values = dict(zip(columns, row.split()))
+        try:
+            if int(values["uid"]) in uids:
+                found.append((int(values[columns[1]]), int(values.get("size", 0))))
+        except (KeyError, ValueError):
+            continue
+    return found
+
+
+def _libc():
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _remove_shm(ipc_id):
+    _libc().shmctl(ipc_id, _IPC_RMID, None)
+
+
+def _remove_sem(ipc_id):
+    _libc().semctl(ipc_id, 0, _IPC_RMID)
+
+
+def _remove_msg(ipc_id):
+    _libc().msgctl(ipc_id, _IPC_RMID, None)
+
+
+def memory_in_files(uid: int) -> int:
+    """Bytes the uid holds in memory-backed files and shared memory segments, which no process counts."""
+    total = sum(size for _, size in _sysv_objects("shm", {uid}))
+    for folder in MEMORY_FOLDERS:
+        for root, dirs, files in os.walk(folder):
+            for name in files + dirs:
+                try:
+                    info = os.lstat(os.path.join(root, name))
+                except OSError:
+                    continue
+                if info.st_uid == uid:
+                    total += info.st_blocks * 512
+    return total
 
 
 def _kill_all_of(slot: Slot) -> int:
@@ -496,8 +552,9 @@ def protect_kit(kit, slot: Slot | None) -> None:
 class MemoryWatch:
     """Whether a run's whole process tree holds more than MAX_TREE_MEMORY, looked at now and then."""
 
-    def __init__(self, cap: int = MAX_TREE_MEMORY):
+    def __init__(self, cap: int = MAX_TREE_MEMORY, uid: int | None = None):
         self.cap = cap
+        self.uid = uid  # the sandbox user's files in /dev/shm count too; as any other user they cannot be told
         self.last = 0.0
         self.peak = 0
 
@@ -512,6 +569,8 @@ class MemoryWatch:
                     total += int(f.read().split()[1]) * _PAGE
             except (OSError, ValueError, IndexError):
                 continue
+        if self.uid is not None:
+            total += memory_in_files(self.uid)
         self.peak = max(self.peak, total)
         return total > self.cap
 

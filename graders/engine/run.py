@@ -88,7 +88,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                 stdout=out, stderr=err, start_new_session=True, **limits.popen_options(slot, deadline))
         tree = ProcessTree(child.pid, tag, _ADOPTS)
         outcome = Outcome(start_method=start_method)
-        outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission)
+        outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission,
+                              limits.MemoryWatch(uid=slot.uid if slot is not None else None))
         outcome.trace = coordinator.trace
         if outcome.hang is None:
             child.wait()
@@ -110,11 +111,10 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _drive(child, tree, coordinator, deadline, choose, folder, submission) -> Hang | None:
+def _drive(child, tree, coordinator, deadline, choose, folder, submission, memory) -> Hang | None:
     """Hold and release threads until the runner exits; a Hang if it never does."""
     started = time.monotonic()
     quiet_looks, quiet_since = 0, None
-    memory = limits.MemoryWatch()
     while True:
         # First of all, the clock: however busy the program keeps the socket, its deadline holds.
         now = time.monotonic()

@@ -6,6 +6,7 @@ check that the solution passes: a fake fails it on its own merits, and
 `reads_solutions` would pass it if it could read solutions/.
 """
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,15 @@ def test_a_hostile_submission_fails_for_what_it_did(case, graded):
 def test_the_check_is_one_the_solution_passes(graded):
     rights = [row for name, row in graded["gradebook"].items() if name.startswith(("right-", "late-right-"))]
     assert rights and all(row["verdict"] == "passed" for row in rights)
+
+
+def test_nothing_of_the_sandbox_users_is_left_in_memory_files_or_ipc(graded):
+    if not limits.wanted():
+        pytest.skip("only the sandbox users' leftovers can be told apart from the machine's")
+    uids = set(limits._uids())
+    for folder in limits.SCRATCH:  # other gradings may be running: only the hostile ones' files are judged
+        if os.path.isdir(folder):
+            left = [e.name for e in os.scandir(folder) if e.name.startswith("kit-hostile")]
+            assert left == [], f"{folder}: {left}"
+    for kind in ("shm", "sem", "msg"):
+        assert limits._sysv_objects(kind, uids) == [], kind

@@ -1,4 +1,4 @@
-"""A class of 36 submissions of `lock`, the hostile ones among them, batch-graded once per test session.
+"""A class of 40 submissions of `lock`, the hostile ones among them, batch-graded once per test session.
 
 Grading a class takes a while, so the tests that look at it share one batch:
 the first test to ask runs it, under a lock file, into a folder named after
@@ -29,7 +29,7 @@ from graders.engine.manifest import KIT
 
 LOCK = hostile.LOCK
 CHECK = "buy_is_exclusive"  # the solution passes it; the stub and every fake fail it
-SIZE = 36
+SIZE = 40
 OPTIONS = ["lock", "--quick", "--checks", CHECK, "--jobs", "2"]
 
 

@@ -261,6 +261,18 @@ HOSTILES += [
             """, "inside buy() at the same time", needs_sandbox_user=True),
 ]
 
+# In a batch, a submission sees only itself.
+HOSTILES += [
+    Hostile("copies_classmate", "finds the class folder in the grader's command line and runs a classmate's file",
+            "import", _ANCESTORS + textwrap.dedent("""
+            roots = [args[args.index("--submissions") + 1] for args in _ancestors() if "--submissions" in args[:-1]]
+            for root in roots:
+                with open(root + "/right-0/lock/tickets.py") as _f:
+                    source = _f.read()
+                exec(compile(source, __file__, "exec"))
+            """), "raised PermissionError", needs_sandbox_user=True),
+]
+
 BY_NAME = {h.name: h for h in HOSTILES}
 
 GUARDED = ["graders/engine/*.py", "graders/lock/*.py", ".nox/*/lib/python3*/site-packages/_pytest/*.py",

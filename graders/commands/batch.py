@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from graders.engine import formats
+from graders.engine import formats, limits
 
 HELP_SUBMISSIONS = ("batch: grade every student folder under ROOT (each laid out like exercises/, or holding "
                     "the stub files) into a gradebook; a rerun skips students already graded")
@@ -49,6 +49,10 @@ def run(args, exercises, methods, checks, usage_error) -> int:
         raise usage_error("--out must not be inside the folder of submissions")
     if args.jobs is not None and args.jobs < 1:
         raise usage_error("--jobs must be 1 or more")
+    out.mkdir(parents=True, exist_ok=True)
+    # No submission may read another's, nor the grades: only each student's stub is copied where it runs.
+    for folder in limits.protect_folders(root, out):
+        print(f"{folder} is now private (mode 700): submissions run as other users must not read it", flush=True)
     batch = Batch(root=root, out=out, exercises=exercises, methods=methods, quick=args.quick,
                   checks=tuple(checks), jobs=args.jobs or os.cpu_count() or 1,
                   formats=choose_formats(args.formats, usage_error),

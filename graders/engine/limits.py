@@ -549,6 +549,25 @@ def protect_kit(kit, slot: Slot | None) -> None:
             os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
 
 
+def protect_folders(*paths) -> list[str]:
+    """Make folders of the grader's (a class's submissions, its grades) unreadable to every sandbox user.
+
+    Only as root with the sandbox on; returns the folders whose mode changed.
+    """
+    if not wanted():
+        return []
+    changed = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:
+            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+            changed.append(str(path))
+    return changed
+
+
 class MemoryWatch:
     """Whether a run's whole process tree holds more than MAX_TREE_MEMORY, looked at now and then."""
 

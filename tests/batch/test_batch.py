@@ -1,4 +1,4 @@
-"""Batch grading: a class of 36 with the hostile submissions among them, resuming, and layouts."""
+"""Batch grading: a class of 40 with the hostile submissions among them, resuming, and layouts."""
 import csv
 import json
 import os
@@ -29,7 +29,7 @@ def gradebook(out):
         return {row["student"]: row for row in csv.DictReader(f)}
 
 
-def test_a_class_of_30_with_hostile_submissions_gets_a_correct_gradebook():
+def test_a_class_of_40_with_hostile_submissions_gets_a_correct_gradebook():
     graded = classroom.graded_class()
     expected, out = graded["expected"], Path(graded["out"])
     assert graded["returncode"] == 0, graded["output"]

@@ -1,7 +1,7 @@
 """Each hostile submission ends as a failing grade, for the reason expected, with nothing left
 running and nothing changed, in a batch where the others are graded as usual.
 
-The submissions are graded once, in the class of 36 of `classroom.py`, on one
+The submissions are graded once, in the class of 40 of `classroom.py`, on one
 check that the solution passes: a fake fails it on its own merits, and
 `reads_solutions` would pass it if it could read solutions/.
 """

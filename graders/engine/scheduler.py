@@ -16,6 +16,8 @@ import selectors
 import socket
 from dataclasses import dataclass, field
 
+from graders.engine import locktrace
+
 
 @dataclass(frozen=True)
 class Arrival:
@@ -26,6 +28,7 @@ class Arrival:
     tid: int
     thread: str
     stage: str
+    locks: tuple[locktrace.Held, ...] = ()  # the traced locks this thread held at the pause, in order taken
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ class Coordinator:
                 tid=int(message["tid"]),
                 thread=str(message["thread"])[:100],
                 stage=str(message["stage"])[:200],
+                locks=locktrace.held_locks(message.get("locks")),
             )
         except (ValueError, KeyError, TypeError):
             self._drop(sock, answer=False)

@@ -8,7 +8,8 @@ waits for which lock. When a run hangs, a cycle in that graph is the deadlock:
     Thread-2 holds lock_B (shop.py:48) and waits for lock_A (shop.py:50)
 
 Child side (in a probe): `trace(student_module)` swaps the module's global
-locks for traced ones, named after their globals, and makes `threading`'s and
+locks for traced ones, named after their globals (a global Condition's lock
+too, under the Condition's names), and makes `threading`'s and
 `multiprocessing`'s Lock, RLock, Semaphore and BoundedSemaphore return traced
 ones when the student's own code calls them (named after the variable on the
 line that made them). Locks made by anything else, the standard library
@@ -126,6 +127,15 @@ def _wrap_globals(module):
             else:
                 wrapped[id(value)].names.append(name)
             setattr(module, name, wrapped[id(value)])
+    for name, value in list(vars(module).items()):
+        # A Condition made at import holds its lock itself: trace that lock, under the Condition's names.
+        if isinstance(value, threading.Condition) and not isinstance(value._lock, TracedLock):
+            inner = value._lock
+            if id(inner) not in wrapped:
+                wrapped[id(inner)] = _wrap(inner, name)
+            value.__init__(wrapped[id(inner)])  # made at import: nobody waits on it yet
+        if isinstance(value, threading.Condition) and name not in value._lock.names:
+            value._lock.names.append(name)
 
 
 def _is_mp_factory(value) -> bool:

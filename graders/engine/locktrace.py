@@ -94,6 +94,9 @@ def _thread_factory(kind):
             return inner
         return TracedLock(inner, kind, [_name_at(caller, kind)], _value(inner, kind))
     make.__name__ = make.__qualname__ = kind
+    # Pickled by reference as threading.Lock (a Manager's registry made after trace() holds it):
+    # another process unpickles the real one.
+    make.__module__ = "threading"
     return make
 
 
@@ -350,9 +353,15 @@ class TracedSharedLock(TracedLock):
 
     shared = True
 
+    def __init__(self, inner, kind, names, value=None, key=None):
+        super().__init__(inner, kind, names, value)
+        # Made once, and handed on when the lock is: an unnamed semaphore's handle is an address,
+        # which forked children that each make their own lock can share.
+        semlock = inner._semlock
+        self._key = key or (f"m{semlock.name}" if semlock.name else f"m{os.getpid()}:{semlock.handle}")
+
     def key(self) -> str:
-        semlock = self._inner._semlock
-        return f"m{semlock.name}" if semlock.name else f"m{semlock.handle}"
+        return self._key
 
     def acquire(self, block=True, timeout=None):
         return self._acquire(block, timeout, forever=timeout is None)
@@ -369,17 +378,17 @@ class TracedSharedLock(TracedLock):
         return super()._acquire(blocking, timeout, forever)
 
     def __reduce__(self):
-        return _rebuild_shared, (self._inner, self.kind, self.names, _student, self.value)
+        return _rebuild_shared, (self._inner, self.kind, self.names, _student, self.value, self._key)
 
 
-def _rebuild_shared(inner, kind, names, student, value=None):
+def _rebuild_shared(inner, kind, names, student, value=None, key=None):
     """In a spawned process: the traced lock again, writing to this process's file."""
     global _student, _folder
     if _student is None:
         _student = student
         _folder = os.environ.get("KIT_STACKS_DIR")
         _inside_cache.clear()
-    return TracedSharedLock(inner, kind, names, value)
+    return TracedSharedLock(inner, kind, names, value, key)
 
 
 def _lock_of(key):

@@ -120,8 +120,14 @@ def what_was_held(trace, inside) -> tuple[str, str]:
                     "acquire takes one. A Lock (or a Semaphore(1)) lets one buyer in at a time.")
         return (f"they all held {lock.name} (taken at {lock.site}), and still met inside buy()",
                 "One shared lock held around buy() lets one buyer in at a time: look at how it is taken.")
-    own = "; ".join(f"buyer {number[a.pid]} held {a.locks[0].name} (taken at {a.locks[0].site})" for a in buyers)
-    return (f"each buyer held a lock of its own ({own})",
+    told = {(a.locks[0].name, a.locks[0].site) for a in buyers}
+    if len(told) == 1:
+        (name, site), = told
+        own = f"{len(buyers)} different locks, each named {name} and taken at {site}"
+    else:
+        own = "; ".join(f"buyer {number[a.pid]} held {a.locks[0].name} (taken at {a.locks[0].site})"
+                        for a in buyers)
+    return (f"each buyer held a lock of its own: {own}",
             "A lock made by each buyer, or made at module level (under spawn and forkserver each process "
             "imports the module again and makes its own), keeps no other buyer out. " + ONE_LOCK)
 

@@ -113,9 +113,10 @@ def test_bump_is_exclusive(student):
         unlocked = next((a for a in bumps if not set(BOTH) <= _names(a)), None)
         if unlocked is not None:
             where = _called_from(trace, unlocked)
-            missing = " nor ".join(n for n in BOTH if n not in _names(unlocked))
+            missing = " and ".join(n for n in BOTH if n not in _names(unlocked))
             raise CheckFailure(
-                f"{_who(unlocked)} was inside bump() ({where}) holding {_held(unlocked)}: not {missing}",
+                f"{_who(unlocked)} was inside bump() ({where}) holding {_held(unlocked)}"
+                + (f", without {missing}" if unlocked.locks else ""),
                 case=case, expected="every bump() run while its thread holds lock_A and lock_B",
                 got=f"{_who(unlocked)} in bump() ({where}) holding {_held(unlocked)}",
                 hint="f1() and f2() bump, and call audit(), while holding both locks: take the second lock "

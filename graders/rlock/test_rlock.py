@@ -110,10 +110,11 @@ def test_bump_is_exclusive(student):
                                f"{len(bumps)} times", case=case, expected="one pause('bump') in every bump",
                                got=f"{len(bumps)} pauses for {counted} bumps",
                                hint="Keep bump(), audit() and the pause() calls as they are.")
-        unlocked = next((a for a in bumps if not set(BOTH) <= _names(a)), None)
+        required = _required(bumps)
+        unlocked = next((a for a in bumps if _missing(a, required)), None)
         if unlocked is not None:
             where = _called_from(trace, unlocked)
-            missing = " and ".join(n for n in BOTH if n not in _names(unlocked))
+            missing = " and ".join(_missing(unlocked, required))
             raise CheckFailure(
                 f"{_who(unlocked)} was inside bump() ({where}) holding {_held(unlocked)}"
                 + (f", without {missing}" if unlocked.locks else ""),
@@ -122,6 +123,21 @@ def test_bump_is_exclusive(student):
                 hint="f1() and f2() bump, and call audit(), while holding both locks: take the second lock "
                      "inside the with-block of the first, and call audit() there too. A lock let go before "
                      "the other is taken leaves a moment when another worker can get in.")
+
+
+def _required(bumps) -> dict[str, str] | None:
+    """The locks every bump must hold: None for lock_A and lock_B by name; where the program's locks
+    go by other names (made in run() and passed on), every lock some bump held, by key."""
+    if any(set(held.names) & set(BOTH) for a in bumps for held in a.locks):
+        return None
+    return {held.key: held.name for a in bumps for held in a.locks} or None
+
+
+def _missing(arrival, required) -> list[str]:
+    if required is None:
+        return [name for name in BOTH if name not in _names(arrival)]
+    keys = {held.key for held in arrival.locks}
+    return [name for key, name in required.items() if key not in keys]
 
 
 def _names(arrival) -> set[str]:
@@ -139,7 +155,7 @@ def _held(arrival) -> str:
     for held in arrival.locks:
         name = " = ".join(n for n in held.names if n in BOTH) or held.name
         parts.append(f"{name} (taken at {held.site})" if held.site else name)
-    return ("only " if len(arrival.locks) == 1 and not set(BOTH) <= _names(arrival) else "") + " and ".join(parts)
+    return ("only " if len(arrival.locks) == 1 and len(arrival.locks[0].names) == 1 else "") + " and ".join(parts)
 
 
 def _called_from(trace, arrival) -> str:

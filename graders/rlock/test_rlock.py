@@ -41,6 +41,10 @@ def expected_counters(workers, rounds) -> dict:
 
 def hang_hint(outcome) -> str:
     deadlocks = outcome.hang.deadlocks if outcome.hang else []
+    if any("Semaphore is not re-entrant" in d for d in deadlocks):
+        return ("A Semaphore is not re-entrant: it counts acquires, whoever makes them, so a thread that holds "
+                "it and takes it again waits for itself for ever, as audit() does inside f1(). An RLock may be "
+                "taken again by the thread that holds it.")
     if any("not re-entrant" in d for d in deadlocks):
         return REENTRANT_HINT
     return ORDER_HINT if deadlocks else STUCK_HINT

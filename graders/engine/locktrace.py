@@ -56,7 +56,9 @@ _KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
 SEMAPHORES = ("Semaphore", "BoundedSemaphore")
 _ORIGINAL = {kind: getattr(threading, kind) for kind in _KINDS}
 _ORIGINAL_MP = {kind: getattr(multiprocessing.context.BaseContext, kind) for kind in _KINDS}
-_ASSIGNED = re.compile(r"^\s*(?:self\.)?(\w+)(?:\s*:[^=]+)?\s*=(?!=)")
+_CONDITION, _CONDITION_MP = threading.Condition, multiprocessing.context.BaseContext.Condition
+_TARGET = r"(?:self\.)?(\w+)(?:\s*:[^=]+)?\s*=(?!=)\s*"
+_ASSIGNED = re.compile(rf"^\s*((?:{_TARGET})+)")  # `lock_A = lock_B = ...`: every name it gets
 
 _state = _thread.RLock()  # re-entrant: a signal handler may take a traced lock while we hold it
 _student: str | None = None  # the folder of the student's code: acquire sites are taken there
@@ -82,6 +84,28 @@ def _patch_factories():
         setattr(multiprocessing.context.BaseContext, kind, _shared_factory(kind))
         # `multiprocessing.Lock` is a method bound to the default context at import: bind it again.
         setattr(multiprocessing, kind, getattr(multiprocessing.context._default_context, kind))
+    threading.Condition = _thread_condition
+    multiprocessing.context.BaseContext.Condition = _shared_condition
+    multiprocessing.Condition = multiprocessing.context._default_context.Condition
+
+
+def _thread_condition(lock=None):
+    """threading.Condition: one the student's code makes without a lock gets a traced RLock."""
+    caller = sys._getframe(1)
+    if lock is None and _is_student(caller.f_code.co_filename):
+        lock = TracedLock(_ORIGINAL["RLock"](), "RLock", _names_at(caller, "Condition"))
+    return _CONDITION(lock)
+
+
+def _shared_condition(self, lock=None):
+    caller = sys._getframe(1)
+    if lock is None and _is_student(caller.f_code.co_filename):
+        lock = TracedSharedLock(_ORIGINAL_MP["RLock"](self), "RLock", _names_at(caller, "Condition"))
+    return _CONDITION_MP(self, lock)
+
+
+_thread_condition.__name__ = _thread_condition.__qualname__ = "Condition"
+_thread_condition.__module__ = "threading"  # pickled by reference (a Manager's registry): the real one elsewhere
 
 
 def _thread_factory(kind):
@@ -92,7 +116,7 @@ def _thread_factory(kind):
         caller = sys._getframe(1)
         if not _is_student(caller.f_code.co_filename):
             return inner
-        return TracedLock(inner, kind, [_name_at(caller, kind)], _value(inner, kind))
+        return TracedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
     make.__name__ = make.__qualname__ = kind
     # Pickled by reference as threading.Lock (a Manager's registry made after trace() holds it):
     # another process unpickles the real one.
@@ -108,14 +132,14 @@ def _shared_factory(kind):
         caller = sys._getframe(1)
         if not _is_student(caller.f_code.co_filename):
             return inner
-        return TracedSharedLock(inner, kind, [_name_at(caller, kind)], _value(inner, kind))
+        return TracedSharedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
     make.__name__ = make.__qualname__ = kind
     return make
 
 
 def _wrap_globals(module):
     """Swap the module's locks for traced ones, and its imported factories for ours."""
-    factories = {id(threading._allocate_lock): threading.Lock}
+    factories = {id(threading._allocate_lock): threading.Lock, id(_CONDITION): threading.Condition}
     factories.update({id(_ORIGINAL[kind]): getattr(threading, kind) for kind in _KINDS})
     wrapped = {}
     for name, value in list(vars(module).items()):
@@ -132,17 +156,17 @@ def _wrap_globals(module):
             setattr(module, name, wrapped[id(value)])
     for name, value in list(vars(module).items()):
         # A Condition made at import holds its lock itself: trace that lock, under the Condition's names.
-        if isinstance(value, threading.Condition) and not isinstance(value._lock, TracedLock):
+        if isinstance(value, _CONDITION) and not isinstance(value._lock, TracedLock):
             inner = value._lock
             if id(inner) not in wrapped:
                 wrapped[id(inner)] = _wrap(inner, name)
             value.__init__(wrapped[id(inner)])  # made at import: nobody waits on it yet
-        if isinstance(value, threading.Condition) and name not in value._lock.names:
+        if isinstance(value, _CONDITION) and name not in value._lock.names:
             value._lock.names.append(name)
 
 
 def _is_mp_factory(value) -> bool:
-    return (getattr(value, "__func__", None) in _ORIGINAL_MP.values()
+    return (getattr(value, "__func__", None) in (*_ORIGINAL_MP.values(), _CONDITION_MP)
             and isinstance(getattr(value, "__self__", None), multiprocessing.context.BaseContext))
 
 
@@ -167,12 +191,12 @@ def _value(lock, kind) -> int | None:
         return None
 
 
-def _name_at(frame, kind) -> str:
+def _names_at(frame, kind) -> list[str]:
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
     match = _ASSIGNED.match(line)
     if match:
-        return match[1]
-    return f"the {kind} made at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        return re.findall(_TARGET, match[1])
+    return [f"the {kind} made at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"]
 
 
 def _is_student(filename: str) -> bool:

@@ -311,3 +311,39 @@ def test_held_locks_from_a_pause_message_are_checked_field_by_field():
         locktrace.Held(names=("a",), kind="Lock", key="k", site="x.py:1"),
         locktrace.Held(names=("a lock",), kind="Lock", key="5", site=None))
     assert locktrace.held_locks("not a list") == () == locktrace.held_locks(None)
+
+
+CONDITIONS = """
+    import multiprocessing
+    import threading
+    from graders.engine import locktrace
+
+    def child(pause, shared):
+        with shared:  # child takes shared
+            shared.notify_all()
+            pause("child")
+
+    def probe(student, pause):
+        locktrace.trace(student)
+        guard = threading.Condition()
+        shared = multiprocessing.Condition()
+        with guard:  # main takes guard
+            waited = guard.wait(timeout=0.01)
+        with guard:  # main takes guard again
+            pause("main")
+        p = multiprocessing.Process(target=child, args=(pause, shared))
+        p.start()
+        p.join()
+        return waited
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_condition_made_without_a_lock_gets_a_traced_one(program, start_method):
+    outcome = program(CONDITIONS, start_method=start_method)("probe")
+    assert outcome.finished, outcome.error or outcome.hang
+    assert outcome.value is False
+    at = lambda text: f"prog.py:{line_of(CONDITIONS, text)}"
+    seen = {a.stage: [(h.name, h.kind, h.site) for h in a.locks] for a in outcome.trace.arrivals}
+    assert seen == {"main": [("guard", "RLock", at("main takes guard again"))],
+                    "child": [("shared", "RLock", at("child takes shared"))]}

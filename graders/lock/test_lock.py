@@ -77,8 +77,11 @@ def test_search_is_concurrent(student):
             hint="Start every buyer in one loop, then join them all in a second loop.")
     together = trace.max_together("search")
     if together < 3:
+        holder = next((a for a in trace.arrivals if a.stage == "search" and a.locks), None)
+        held = (f" (a buyer searched holding {holder.locks[0].name}, taken at {holder.locks[0].site})"
+                if holder is not None else "")
         raise CheckFailure(
-            f"only {together} of 3 buyers could search at the same time: the lock covers searching too",
+            f"only {together} of 3 buyers could search at the same time: the lock covers searching too{held}",
             expected="all 3 buyers inside search() together", got=f"at most {together} together",
             hint="Hold the lock around buy() only. Searching just reads, and must stay concurrent.")
 

@@ -12,6 +12,7 @@ with its parent.
 import json
 import os
 import socket
+import sys
 import threading
 
 
@@ -25,6 +26,7 @@ class Pause:
             "tid": threading.get_native_id(),
             "thread": threading.current_thread().name,
             "stage": str(stage)[:200],
+            "locks": _held_locks(),
         }
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(self.address)
@@ -33,3 +35,9 @@ class Pause:
 
     def __repr__(self):
         return "pause"
+
+
+def _held_locks() -> list:
+    """The traced locks this thread holds (locktrace), so the grader sees who held what at each stage."""
+    tracing = sys.modules.get("graders.engine.locktrace")  # loaded only by probes that trace
+    return tracing.held_by_me() if tracing is not None else []

@@ -8,11 +8,17 @@ waits for which lock. When a run hangs, a cycle in that graph is the deadlock:
     Thread-2 holds lock_B (shop.py:48) and waits for lock_A (shop.py:50)
 
 Child side (in a probe): `trace(student_module)` swaps the module's global
-locks for traced ones, named after their globals, and makes `threading.Lock`,
-`threading.RLock` and `multiprocessing`'s Lock and RLock return traced locks
-when the student's own code calls them (named after the variable on the line
-that made them). Locks made by anything else, the standard library included,
-stay untouched.
+locks for traced ones, named after their globals (a global Condition's lock
+too, under the Condition's names), and makes `threading`'s and
+`multiprocessing`'s Lock, RLock, Semaphore and BoundedSemaphore return traced
+ones when the student's own code calls them (named after the variable on the
+line that made them). Locks made by anything else, the standard library
+included, stay untouched. A semaphore counts as a lock held by every thread
+that took it and has not given it back.
+
+`held_by_me()` lists the traced locks the calling thread holds: `pause`
+(`hook.py`) sends it with every arrival, so the grader knows who held which
+lock, taken where, at each stage (`Arrival.locks`, a tuple of `Held`).
 
 The graph travels in files, not messages, because a deadlocked process cannot
 answer: each process rewrites `locks-PID.json` in the run's stacks folder
@@ -46,15 +52,18 @@ FILE_PATTERN = "locks-*.json"
 
 _THREAD_LOCK = type(_thread.allocate_lock())
 _THREAD_RLOCK = type(threading.RLock())
-_ORIGINAL = {"Lock": threading.Lock, "RLock": threading.RLock}
-_ORIGINAL_MP = {"Lock": multiprocessing.context.BaseContext.Lock,
-                "RLock": multiprocessing.context.BaseContext.RLock}
-_ASSIGNED = re.compile(r"^\s*(?:self\.)?(\w+)(?:\s*:[^=]+)?\s*=(?!=)")
+_KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
+SEMAPHORES = ("Semaphore", "BoundedSemaphore")
+_ORIGINAL = {kind: getattr(threading, kind) for kind in _KINDS}
+_ORIGINAL_MP = {kind: getattr(multiprocessing.context.BaseContext, kind) for kind in _KINDS}
+_CONDITION, _CONDITION_MP = threading.Condition, multiprocessing.context.BaseContext.Condition
+_TARGET = r"(?:self\.)?(\w+)(?:\s*:[^=]+)?\s*=(?!=)\s*"
+_ASSIGNED = re.compile(rf"^\s*((?:{_TARGET})+)")  # `lock_A = lock_B = ...`: every name it gets
 
 _state = _thread.RLock()  # re-entrant: a signal handler may take a traced lock while we hold it
 _student: str | None = None  # the folder of the student's code: acquire sites are taken there
 _folder: str | None = None  # where this process writes its part of the graph
-_holds: dict = {}  # traced lock -> {"tid", "thread", "site", "count"}
+_holds: dict = {}  # traced lock, or (semaphore, tid) -> {"tid", "thread", "site", "count"}
 _waits: dict = {}  # native thread id -> {"lock", "thread", "site"}
 _inside_cache: dict[str, bool] = {}
 
@@ -70,13 +79,33 @@ def trace(module, folder: str | None = None) -> None:
 
 
 def _patch_factories():
-    threading.Lock = _thread_factory("Lock")
-    threading.RLock = _thread_factory("RLock")
-    multiprocessing.context.BaseContext.Lock = _shared_factory("Lock")
-    multiprocessing.context.BaseContext.RLock = _shared_factory("RLock")
-    # `multiprocessing.Lock` is a method bound to the default context at import: bind it again.
-    multiprocessing.Lock = multiprocessing.context._default_context.Lock
-    multiprocessing.RLock = multiprocessing.context._default_context.RLock
+    for kind in _KINDS:
+        setattr(threading, kind, _thread_factory(kind))
+        setattr(multiprocessing.context.BaseContext, kind, _shared_factory(kind))
+        # `multiprocessing.Lock` is a method bound to the default context at import: bind it again.
+        setattr(multiprocessing, kind, getattr(multiprocessing.context._default_context, kind))
+    threading.Condition = _thread_condition
+    multiprocessing.context.BaseContext.Condition = _shared_condition
+    multiprocessing.Condition = multiprocessing.context._default_context.Condition
+
+
+def _thread_condition(lock=None):
+    """threading.Condition: one the student's code makes without a lock gets a traced RLock."""
+    caller = sys._getframe(1)
+    if lock is None and _is_student(caller.f_code.co_filename):
+        lock = TracedLock(_ORIGINAL["RLock"](), "RLock", _names_at(caller, "Condition"))
+    return _CONDITION(lock)
+
+
+def _shared_condition(self, lock=None):
+    caller = sys._getframe(1)
+    if lock is None and _is_student(caller.f_code.co_filename):
+        lock = TracedSharedLock(_ORIGINAL_MP["RLock"](self), "RLock", _names_at(caller, "Condition"))
+    return _CONDITION_MP(self, lock)
+
+
+_thread_condition.__name__ = _thread_condition.__qualname__ = "Condition"
+_thread_condition.__module__ = "threading"  # pickled by reference (a Manager's registry): the real one elsewhere
 
 
 def _thread_factory(kind):
@@ -87,60 +116,87 @@ def _thread_factory(kind):
         caller = sys._getframe(1)
         if not _is_student(caller.f_code.co_filename):
             return inner
-        return TracedLock(inner, kind, [_name_at(caller, kind)])
+        return TracedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
     make.__name__ = make.__qualname__ = kind
+    # Pickled by reference as threading.Lock (a Manager's registry made after trace() holds it):
+    # another process unpickles the real one.
+    make.__module__ = "threading"
     return make
 
 
 def _shared_factory(kind):
     original = _ORIGINAL_MP[kind]
 
-    def make(self):
-        inner = original(self)
+    def make(self, *args, **kwargs):
+        inner = original(self, *args, **kwargs)
         caller = sys._getframe(1)
         if not _is_student(caller.f_code.co_filename):
             return inner
-        return TracedSharedLock(inner, kind, [_name_at(caller, kind)])
+        return TracedSharedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
     make.__name__ = make.__qualname__ = kind
     return make
 
 
 def _wrap_globals(module):
     """Swap the module's locks for traced ones, and its imported factories for ours."""
-    factories = {id(threading._allocate_lock): threading.Lock, id(_ORIGINAL["RLock"]): threading.RLock}
+    factories = {id(threading._allocate_lock): threading.Lock, id(_CONDITION): threading.Condition}
+    factories.update({id(_ORIGINAL[kind]): getattr(threading, kind) for kind in _KINDS})
     wrapped = {}
     for name, value in list(vars(module).items()):
         if id(value) in factories:
             setattr(module, name, factories[id(value)])
         elif _is_mp_factory(value):
             setattr(module, name, getattr(value.__self__, value.__name__))
-        elif isinstance(value, (_THREAD_LOCK, _THREAD_RLOCK, multiprocessing.synchronize.Lock,
-                                multiprocessing.synchronize.RLock)):
+        elif isinstance(value, (_THREAD_LOCK, _THREAD_RLOCK, _ORIGINAL["Semaphore"],
+                                multiprocessing.synchronize.SemLock)):
             if id(value) not in wrapped:
                 wrapped[id(value)] = _wrap(value, name)
             else:
                 wrapped[id(value)].names.append(name)
             setattr(module, name, wrapped[id(value)])
+    for name, value in list(vars(module).items()):
+        # A Condition made at import holds its lock itself: trace that lock, under the Condition's names.
+        if isinstance(value, _CONDITION) and not isinstance(value._lock, TracedLock):
+            inner = value._lock
+            if id(inner) not in wrapped:
+                wrapped[id(inner)] = _wrap(inner, name)
+            value.__init__(wrapped[id(inner)])  # made at import: nobody waits on it yet
+        if isinstance(value, _CONDITION) and name not in value._lock.names:
+            value._lock.names.append(name)
 
 
 def _is_mp_factory(value) -> bool:
-    return (getattr(value, "__func__", None) in _ORIGINAL_MP.values()
+    return (getattr(value, "__func__", None) in (*_ORIGINAL_MP.values(), _CONDITION_MP)
             and isinstance(getattr(value, "__self__", None), multiprocessing.context.BaseContext))
 
 
 def _wrap(lock, name):
     if isinstance(lock, multiprocessing.synchronize.SemLock):
-        return TracedSharedLock(lock, "RLock" if isinstance(lock, multiprocessing.synchronize.RLock) else "Lock",
-                                [name])
-    return TracedLock(lock, "RLock" if isinstance(lock, _THREAD_RLOCK) else "Lock", [name])
+        kind = next(k for k in ("BoundedSemaphore", "Semaphore", "RLock", "Lock")
+                    if isinstance(lock, getattr(multiprocessing.synchronize, k)))
+        return TracedSharedLock(lock, kind, [name], _value(lock, kind))
+    kind = ("RLock" if isinstance(lock, _THREAD_RLOCK) else "BoundedSemaphore"
+            if isinstance(lock, _ORIGINAL["BoundedSemaphore"]) else "Semaphore"
+            if isinstance(lock, _ORIGINAL["Semaphore"]) else "Lock")
+    return TracedLock(lock, kind, [name], _value(lock, kind))
 
 
-def _name_at(frame, kind) -> str:
+def _value(lock, kind) -> int | None:
+    """How many threads a semaphore lets in when it is made (None for a lock)."""
+    if kind not in SEMAPHORES:
+        return None
+    try:
+        return int(lock.get_value() if hasattr(lock, "get_value") else lock._value)
+    except (AttributeError, NotImplementedError, OSError, TypeError, ValueError):
+        return None
+
+
+def _names_at(frame, kind) -> list[str]:
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
     match = _ASSIGNED.match(line)
     if match:
-        return match[1]
-    return f"the {kind} made at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        return re.findall(_TARGET, match[1])
+    return [f"the {kind} made at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"]
 
 
 def _is_student(filename: str) -> bool:
@@ -171,15 +227,29 @@ class TracedLock:
 
     shared = False
 
-    def __init__(self, inner, kind, names):
+    def __init__(self, inner, kind, names, value=None):
         self._inner = inner
         self.kind = kind
         self.names = names
+        self.value = value  # a semaphore's initial value
+
+    @property
+    def multi(self) -> bool:
+        """A semaphore: several threads may hold it at once, and any thread may release it."""
+        return self.kind in SEMAPHORES
+
+    def _hold_key(self, tid):
+        return (self, tid) if self.multi else self
 
     def key(self) -> str:
         return f"t{os.getpid()}:{id(self)}"
 
     def acquire(self, blocking=True, timeout=-1):
+        if self.multi:  # threading.Semaphore: timeout=None (our default, -1, stands for it) waits for ever
+            timeout = None if timeout == -1 else timeout
+            if not blocking and timeout is not None:
+                raise ValueError("can't specify timeout for non-blocking acquire")
+            return self._acquire(blocking, timeout, forever=timeout is None)
         if blocking and timeout != -1 and timeout < 0:
             raise ValueError("timeout value must be a non-negative number")
         return self._acquire(blocking, timeout, forever=timeout == -1)
@@ -194,7 +264,7 @@ class TracedLock:
         site = _site()
         tid, thread = _me()
         with _state:
-            if not blocking and not forever:
+            if not blocking and not forever and not self.multi:
                 self._inner.acquire(False, timeout)  # raises, as the real lock does
             got = self._try()
             if got:
@@ -217,22 +287,29 @@ class TracedLock:
         return got
 
     def _took(self, tid, thread, site, count=1, changed=False):
-        held = _holds.get(self)
-        if held is not None and held["tid"] == tid and self.kind == "RLock":
+        key = self._hold_key(tid)
+        held = _holds.get(key)
+        if held is not None and held["tid"] == tid and self.kind != "Lock":
             held["count"] += count
         else:
-            _holds[self] = {"tid": tid, "thread": thread, "site": site, "count": count}
+            _holds[key] = {"tid": tid, "thread": thread, "site": site, "count": count}
         if changed or self._watched():
             _flush()
 
-    def release(self):
+    def release(self, *args):
         with _state:
-            self._inner.release()
-            held = _holds.get(self)
-            if held is not None:
+            self._inner.release(*args)  # a threading.Semaphore may release n at once
+            n = args[0] if args and type(args[0]) is int else 1
+            for _ in range(n):
+                key = self._hold_key(threading.get_native_id())
+                if self.multi and key not in _holds:  # given back by another thread than took it
+                    key = next((k for k in _holds if isinstance(k, tuple) and k[0] is self), None)
+                held = _holds.get(key)
+                if held is None:
+                    break
                 held["count"] -= 1
                 if self.kind == "Lock" or held["count"] <= 0:
-                    del _holds[self]
+                    del _holds[key]
             if self._watched():
                 _flush()
 
@@ -296,13 +373,19 @@ class TracedLock:
 
 
 class TracedSharedLock(TracedLock):
-    """A multiprocessing Lock or RLock: its state is written on every change."""
+    """A multiprocessing Lock, RLock or semaphore: its state is written on every change."""
 
     shared = True
 
+    def __init__(self, inner, kind, names, value=None, key=None):
+        super().__init__(inner, kind, names, value)
+        # Made once, and handed on when the lock is: an unnamed semaphore's handle is an address,
+        # which forked children that each make their own lock can share.
+        semlock = inner._semlock
+        self._key = key or (f"m{semlock.name}" if semlock.name else f"m{os.getpid()}:{semlock.handle}")
+
     def key(self) -> str:
-        semlock = self._inner._semlock
-        return f"m{semlock.name}" if semlock.name else f"m{semlock.handle}"
+        return self._key
 
     def acquire(self, block=True, timeout=None):
         return self._acquire(block, timeout, forever=timeout is None)
@@ -319,17 +402,31 @@ class TracedSharedLock(TracedLock):
         return super()._acquire(blocking, timeout, forever)
 
     def __reduce__(self):
-        return _rebuild_shared, (self._inner, self.kind, self.names, _student)
+        return _rebuild_shared, (self._inner, self.kind, self.names, _student, self.value, self._key)
 
 
-def _rebuild_shared(inner, kind, names, student):
+def _rebuild_shared(inner, kind, names, student, value=None, key=None):
     """In a spawned process: the traced lock again, writing to this process's file."""
     global _student, _folder
     if _student is None:
         _student = student
         _folder = os.environ.get("KIT_STACKS_DIR")
         _inside_cache.clear()
-    return TracedSharedLock(inner, kind, names)
+    return TracedSharedLock(inner, kind, names, value, key)
+
+
+def _lock_of(key):
+    return key[0] if isinstance(key, tuple) else key
+
+
+def held_by_me() -> list[dict]:
+    """The traced locks the calling thread holds, in the order it took them (JSON, for `pause`)."""
+    tid = threading.get_native_id()
+    with _state:
+        mine = [(_lock_of(key), h) for key, h in _holds.items() if h["tid"] == tid]
+        return [{"names": lock.names[:8], "kind": lock.kind, "key": lock.key(), "value": lock.value,
+                 "site": f"{os.path.basename(h['site'][0])}:{h['site'][1]}" if h["site"] else None}
+                for lock, h in mine]
 
 
 def _flush():
@@ -346,7 +443,7 @@ def _flush():
     data = {
         "pid": os.getpid(),
         "process": multiprocessing.current_process().name,
-        "holds": [dict(h, lock=ref(lock)) for lock, h in _holds.items()],
+        "holds": [dict(h, lock=ref(_lock_of(key))) for key, h in _holds.items()],
         "waits": [{"tid": tid, "thread": w["thread"], "site": w["site"], "lock": ref(w["lock"])}
                   for tid, w in _waits.items()],
     }
@@ -373,18 +470,52 @@ def _after_fork():
     global _state
     _state = _thread.RLock()
     _waits.clear()
-    for lock, held in list(_holds.items()):
+    for key, held in list(_holds.items()):
+        lock = _lock_of(key)
         if lock.shared:
-            del _holds[lock]  # the parent holds it, and says so in its own file
-        elif held["tid"] == _forking_tid:
-            held["tid"] = threading.get_native_id()
-        else:  # the copy stays locked for ever: its holder was not copied
-            held["tid"] = -1
+            del _holds[key]  # the parent holds it, and says so in its own file
+            continue
+        held["tid"] = threading.get_native_id() if held["tid"] == _forking_tid else -1  # -1: stays locked
+        if lock.multi:
+            _holds[lock._hold_key(held["tid"])] = _holds.pop(key)
 
 
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
 
 # ---------------------------------------------------------------- grading side
+
+
+@dataclass(frozen=True)
+class Held:
+    """A traced lock a thread held at a `pause`, as its process told the grader."""
+
+    names: tuple[str, ...]  # the student's names for it ("lock_A", "lock_B" for one lock with two names)
+    kind: str  # Lock, RLock, Semaphore or BoundedSemaphore
+    key: str  # the same key in two processes means the same lock
+    site: str | None  # where the thread took it: "shop.py:40"
+    value: int | None = None  # a semaphore's initial value
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+
+def held_locks(raw) -> tuple[Held, ...]:
+    """The `locks` of a pause message, checked field by field (it comes from the student's process)."""
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for item in raw[:32]:
+        try:
+            names = tuple(n[:MAX_TEXT] for n in item["names"][:8] if isinstance(n, str)) or ("a lock",)
+            site, value = item.get("site"), item.get("value")
+            found.append(Held(names=names, kind=item["kind"] if item["kind"] in _KINDS else "Lock",
+                              key=str(item["key"])[:MAX_TEXT],
+                              site=site[:MAX_TEXT] if isinstance(site, str) else None,
+                              value=value if type(value) is int else None))
+        except (TypeError, KeyError, AttributeError):
+            continue
+    return tuple(found)
 
 
 @dataclass
@@ -441,7 +572,7 @@ def _checked(snap) -> dict:
         return [value[0], number(value[1])]
 
     locks = {text(key): {"names": [text(n) for n in lock["names"]][:8] or ["a lock"],
-                         "kind": "RLock" if lock.get("kind") == "RLock" else "Lock"}
+                         "kind": lock.get("kind") if lock.get("kind") in _KINDS else "Lock"}
              for key, lock in snap["locks"].items()}
     return {
         "pid": number(snap["pid"]), "process": text(snap["process"]), "locks": locks,

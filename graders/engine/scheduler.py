@@ -24,7 +24,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from graders.engine import untrusted
+from graders.engine import locktrace, untrusted
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Arrival:
     tid: int
     thread: str
     stage: str
+    locks: tuple[locktrace.Held, ...] = ()  # the traced locks this thread held at the pause, in order taken
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ class Coordinator:
             return
         self._buffers.pop(sock, None)
         try:
-            message = untrusted.loads(data.split(b"\n", 1)[0], max_depth=2)
+            message = untrusted.loads(data.split(b"\n", 1)[0], max_depth=6)
             if isinstance(message, dict) and "timer" in message:
                 self._start_timer(sock, message)
                 return
@@ -314,6 +315,7 @@ class Coordinator:
                 tid=_thread_of(pid, message["tid"]),
                 thread=str(message["thread"])[:100],
                 stage=str(message["stage"])[:200],
+                locks=locktrace.held_locks(message.get("locks")),
             )
         except (ValueError, KeyError, TypeError, RecursionError):
             self._drop(sock, answer=False)

@@ -1,12 +1,44 @@
 """Runs in the child process, next to the student's tickets.py."""
+import importlib
+import sys
+
+from graders.engine import locktrace
 from graders.engine.exceptions import describe_exception
 
 RETURNED = "kit:returned"
 
 
+class TracingPause:
+    """The grader's pause. Handed to a buyer under spawn or forkserver, it is rebuilt there and traces
+    that process's locks too, so each pause tells the grader which locks its buyer held."""
+
+    def __init__(self, pause, module: str):
+        self.pause = pause
+        self.module = module
+
+    def __call__(self, stage="", *args, **kwargs):
+        self.pause(stage)
+
+    def __reduce__(self):
+        return _in_child, (self.pause, self.module)
+
+    def __repr__(self):
+        return "pause"
+
+
+def _in_child(pause, module):
+    try:
+        student = sys.modules.get(module) or importlib.import_module(module)
+        locktrace.trace(student)
+    except Exception:  # the student's module failing to import is told by the child's own crash
+        pass
+    return TracingPause(pause, module)
+
+
 def sell(tickets, pause, db_path, buyers):
-    result = tickets.sell(db_path, buyers, pause=pause)
-    pause(RETURNED)  # lets the grader see which buyers were still running
+    locktrace.trace(tickets)
+    result = tickets.sell(db_path, buyers, pause=TracingPause(pause, tickets.__name__))
+    pause(RETURNED)  # lets the grader see which buyers were still running, and read the ticket file
     return result
 
 

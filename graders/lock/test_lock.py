@@ -13,14 +13,15 @@ from hypothesis import given, strategies as st
 
 from graders.engine import untrusted
 from graders.engine.checks import CheckFailure, check
+from graders.lock.observe import WhoBought
 
 SELL = "graders.lock.probe:sell"
 BAD_INPUT = "graders.lock.probe:bad_input"
 RETURNED = "kit:returned"
 
-NO_SHARED_LOCK_HINT = (
-    "Nothing keeps two buyers out of buy() at once: either there is no lock, or each buyer makes its own, "
-    "which protects nothing. Make one lock in sell(), pass it to every buyer, and hold it around buy().")
+ONE_LOCK = "Make one lock in sell(), pass it to every buyer, and hold it around the whole call of buy()."
+SOLD_OUT_HANG_HINT = ("A buyer that finds the tickets sold out must release the lock too: `with lock:` "
+                      "releases it on every path, an early return included.")
 
 
 def describe(tickets, buyers) -> str:
@@ -33,18 +34,17 @@ def make_db(count, text=None) -> Path:
     return path
 
 
-def sell(student, tickets, buyers, before_contract=None):
+def sell(student, tickets, buyers, before_contract=None, db=None, choose=None):
     """Run sell() on a fresh ticket file; (result, tickets left, trace).
 
     `before_contract(trace)` looks at the trace before the stage contract is
     checked, for mistakes that also break the contract.
     """
-    db = make_db(tickets)
-    outcome = student.run(SELL, db_path=str(db), buyers=buyers)
+    db = db or make_db(tickets)
+    outcome = student.run(SELL, db_path=str(db), buyers=buyers, choose=choose)
     case = describe(tickets, buyers)
     result = student.finished(outcome, f"sell(db, {buyers})", case=case,
-                              hang_hint="Is the lock released on every path? `with lock:` releases it "
-                                        "even when a buyer returns early because the tickets are sold out.")
+                              hang_hint="Is the lock released on every path? " + SOLD_OUT_HANG_HINT)
     if before_contract:
         before_contract(outcome.trace)
     follows_contract(outcome.trace, buyers)
@@ -78,7 +78,7 @@ def follows_contract(trace, buyers):
                            got=f"{len(pids)} processes called pause('search')",
                            hint="Start one multiprocessing.Process per buyer and keep the pause() calls.")
     for pid in pids:
-        stages = [s for s in trace.stages_of(pid) if s != RETURNED]
+        stages = [s for s in trace.stages_of(pid) if not s.startswith("kit:")]
         if stages != ["search", "buy"]:
             raise CheckFailure("a buyer did not call pause('search') and then pause('buy'), once each",
                                expected="['search', 'buy']", got=str(stages),
@@ -97,8 +97,11 @@ def test_search_is_concurrent(student):
             hint="Start every buyer in one loop, then join them all in a second loop.")
     together = trace.max_together("search")
     if together < 3:
+        holder = next((a for a in trace.arrivals if a.stage == "search" and a.locks), None)
+        held = (f" (a buyer searched holding {holder.locks[0].name}, taken at {holder.locks[0].site})"
+                if holder is not None else "")
         raise CheckFailure(
-            f"only {together} of 3 buyers could search at the same time: the lock covers searching too",
+            f"only {together} of 3 buyers could search at the same time: the lock covers searching too{held}",
             expected="all 3 buyers inside search() together", got=f"at most {together} together",
             hint="Hold the lock around buy() only. Searching just reads, and must stay concurrent.")
 
@@ -118,11 +121,52 @@ def test_buy_is_exclusive(student):
                  "until acquire() returns True.",
             details=trace.timeline(["search", "buy"], role="buyer"))
     if together > 1:
+        inside = next(b for b in trace.batches if len(b.at("buy")) == together).at("buy")
+        held, hint = what_was_held(trace, inside)
         raise CheckFailure(
-            f"{together} buyers were inside buy() at the same time",
+            f"{together} buyers were inside buy() at the same time: {held}",
             expected="one buyer at a time inside buy()", got=f"{together} buyers inside buy() together",
-            hint=NO_SHARED_LOCK_HINT,
-            details=trace.timeline(["search", "buy"], role="buyer"))
+            hint=hint, details=trace.timeline(["search", "buy"], role="buyer"))
+
+
+def what_was_held(trace, inside) -> tuple[str, str]:
+    """What the buyers inside buy() together held, as each pause told it; and the hint it gives."""
+    number = {pid: n for n, pid in enumerate(dict.fromkeys(a.pid for a in trace.arrivals), 1)}
+    buyers = sorted(inside, key=lambda a: number[a.pid])
+    names = lambda group: _and([f"buyer {number[a.pid]}" for a in group])
+    bare = [a for a in buyers if not a.locks]
+    keys = [frozenset(h.key for h in a.locks) for a in buyers]
+    shared = frozenset.intersection(*keys) if keys else frozenset()
+    if bare:
+        said = (f"{names(bare)} read the count in buy() holding no lock"
+                + (f", while {names([a for a in buyers if a.locks])} held one" if len(bare) < len(buyers) else ""))
+        return said, ("buy() reads the count first, then pauses, then writes: a buyer must hold the lock before "
+                      "that read, or two buyers read the same count. If your lock is taken only around the write, "
+                      "or a file lock was let go (a POSIX lockf or fcntl lock is dropped when the process closes "
+                      "any descriptor of that file, as read_count() does), no buyer holds it here. " + ONE_LOCK)
+    if shared:
+        lock = next(h for h in buyers[0].locks if h.key in shared)
+        if lock.kind in ("Semaphore", "BoundedSemaphore"):
+            value = f"{lock.kind}({lock.value})" if lock.value is not None else f"a {lock.kind}"
+            return (f"they all held {lock.name} (taken at {lock.site}), a {value}",
+                    f"a {value} lets {lock.value or 'several'} buyers in at once: it counts places, and each "
+                    "acquire takes one. A Lock (or a Semaphore(1)) lets one buyer in at a time.")
+        return (f"they all held {lock.name} (taken at {lock.site}), and still met inside buy()",
+                "One shared lock held around buy() lets one buyer in at a time: look at how it is taken.")
+    told = {(a.locks[0].name, a.locks[0].site) for a in buyers}
+    if len(told) == 1:
+        (name, site), = told
+        own = f"{len(buyers)} different locks, each named {name} and taken at {site}"
+    else:
+        own = "; ".join(f"buyer {number[a.pid]} held {a.locks[0].name} (taken at {a.locks[0].site})"
+                        for a in buyers)
+    return (f"each buyer held a lock of its own: {own}",
+            "A lock made by each buyer, or made at module level (under spawn and forkserver each process "
+            "imports the module again and makes its own), keeps no other buyer out. " + ONE_LOCK)
+
+
+def _and(items) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @check("every ticket is sold once, and sell() says who got one", every_start_method=False)
@@ -164,10 +208,49 @@ def test_waits_for_every_buyer(student):
 
 @check("the lock is released when the tickets are sold out", every_start_method=False, hidden=True)
 def test_releases_lock_when_sold_out(student):
-    result, _, _ = sell(student, tickets=1, buyers=3)
-    if sum(result) != 1:
-        raise CheckFailure("with 1 ticket and 3 buyers, exactly one buyer must get it",
-                           expected="1 ticket sold", got=f"{sum(result)} sold")
+    try:
+        result, _, _ = sell(student, tickets=1, buyers=3)
+    except CheckFailure as failure:
+        if failure.failure.kind == "hang":
+            failure.failure.summary = ("a buyer that found the tickets sold out kept the lock, so the buyers after "
+                                       "it waited for ever: " + failure.failure.summary)
+            failure.failure.hint = SOLD_OUT_HANG_HINT
+        raise
+    if not isinstance(result, list) or sum(r is True for r in result) != 1:
+        got = sum(r is True for r in result) if isinstance(result, list) else 0
+        raise CheckFailure(
+            "the buyers who came after the last ticket could not be checked: with 1 ticket and 3 buyers, "
+            f"{got} buyers got a ticket, so none of them found the tickets sold out",
+            case=describe(1, 3), expected="1 buyer gets the ticket, 2 find it sold out and release the lock",
+            got=f"{got} got a ticket",
+            hint="This check looks at the buyers that come after the last ticket is gone: each must release the "
+                 "lock. Fix 'only one buyer is inside buy() at a time' first.")
+
+
+@check("sell() says which buyer got the ticket", every_start_method=False)
+def test_says_who_got_a_ticket(student):
+    said = {}
+    for first in ("lowest", "highest"):
+        db = make_db(1)
+        observer = WhoBought(db, first)
+        result, _, trace = sell(student, tickets=1, buyers=3, db=db, choose=observer)
+        if not isinstance(result, list) or len(result) != 3 or sum(r is True for r in result) != 1 \
+                or len(observer.bought) != 1:
+            return  # a sale gone wrong: the other checks tell it
+        started = sorted(trace.pids_at("search"))
+        rank = started.index(observer.bought[0]) if observer.bought[0] in started else None
+        said[first] = (result.index(True), rank, result)
+    (low, low_rank, low_result), (high, high_rank, high_result) = said["lowest"], said["highest"]
+    if low == high and low_rank != high_rank:
+        nth = lambda rank: ("1st", "2nd", "3rd")[rank]
+        raise CheckFailure(
+            f"sell() said buyer {low} got the ticket both times, but a different buyer process bought it each "
+            f"time: the {nth(low_rank)} buyer started in one sale, the {nth(high_rank)} in the other",
+            case=describe(1, 3) + ", sold twice: the grader let a different buyer reach the ticket first each time",
+            expected=f"result[i] True for the buyer i that bought: a different i in each sale",
+            got=f"{low_result} both times",
+            hint="result[i] must be what buyer i's own buy() returned: each buyer stores its own outcome at its "
+                 "own index (outcomes[i] = buy(...)), not a list made up from how many were sold.")
 
 
 def bad_input(student, cases):
@@ -217,7 +300,4 @@ def test_rejects_bad_ticket_file(student):
 
 
 def _read(path):
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        return None
+    return untrusted.read_text(path, 1 << 16)  # the student's processes could have put anything there

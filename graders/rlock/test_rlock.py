@@ -5,11 +5,16 @@ by itself: when the first worker leaves f1, it takes lock_B in f2 at the moment
 the next worker takes lock_A in f1, and both are held there until each holds
 its first lock. Two locks taken in opposite orders then deadlock on every run.
 The probe traces the locks, so a deadlock is reported as its cycle: who holds
-which lock and waits for which, at the student's lines.
+which lock and waits for which, at the student's lines; and every pause says
+which locks its thread holds, so bump()'s locks are checked directly. Which
+threads were alive is read by the grader itself (observe.py).
 """
+import re
+
 from hypothesis import given, strategies as st
 
 from graders.engine.checks import CheckFailure, check
+from graders.rlock.observe import Observer
 
 RUN = "graders.rlock.probe:run"
 BAD_INPUT = "graders.rlock.probe:bad_input"
@@ -36,17 +41,27 @@ def expected_counters(workers, rounds) -> dict:
 
 def hang_hint(outcome) -> str:
     deadlocks = outcome.hang.deadlocks if outcome.hang else []
+    if any("Semaphore is not re-entrant" in d for d in deadlocks):
+        return ("A Semaphore is not re-entrant: it counts acquires, whoever makes them, so a thread that holds "
+                "it and takes it again waits for itself for ever, as audit() does inside f1(). An RLock may be "
+                "taken again by the thread that holds it.")
     if any("not re-entrant" in d for d in deadlocks):
         return REENTRANT_HINT
     return ORDER_HINT if deadlocks else STUCK_HINT
 
 
-def shop(student, workers, rounds):
-    """run() under the scheduler: (what the probe saw, trace); a CheckFailure on a hang or crash."""
-    outcome = student.run(RUN, workers=workers, rounds=rounds)
+def shop(student, workers, rounds, observer=None):
+    """run() under the scheduler: (what the probe returned, trace); a CheckFailure on a hang or crash.
+
+    `observer` (an Observer) watches the threads at each release, and may pick who goes on.
+    """
+    outcome = student.run(RUN, workers=workers, rounds=rounds, choose=observer)
+    case = describe(workers, rounds)
+    if observer is not None and observer.order is not None:
+        case += f", held threads let go one at a time in order {observer.order}"
     try:
         result = student.finished(outcome, f"run(workers={workers}, rounds={rounds})",
-                                  case=describe(workers, rounds), hang_hint=hang_hint(outcome))
+                                  case=case, hang_hint=hang_hint(outcome))
     except CheckFailure as failure:
         if outcome.hang is not None:
             # One deadlock per check is enough: later runs of it (hypothesis's shrinking) fail at
@@ -72,24 +87,89 @@ def test_audit_reenters(student):
     shop(student, workers=1, rounds=1)
 
 
+BOTH = ("lock_A", "lock_B")
+ORDERS = (1, 2)  # seeds of the one-at-a-time release orders tried after the all-at-once one
+
+
 @check("only one worker at a time is inside bump()", every_start_method=False)
 def test_bump_is_exclusive(student):
-    result, trace = shop(student, workers=3, rounds=1)
-    together = trace.max_together("bump")
-    if together > 1:
-        raise CheckFailure(
-            f"{together} workers were inside bump() at the same time: both read the counter before either "
-            "wrote it back",
-            case=describe(3, 1), expected="one worker at a time inside bump()",
-            got=f"{together} workers inside bump() together",
-            hint="Hold a lock around every call of bump(): f1() and f2() bump while holding both locks.")
-    # Each bump pauses once: without the pause the grader could not see who is inside bump().
-    bumps, counted = len([a for a in trace.arrivals if a.stage == "bump"]), sum(result["counters"].values())
-    if bumps != counted:
-        raise CheckFailure(f"the counters add up to {counted} bumps, but pause('bump') was called {bumps} times",
-                           case=describe(3, 1), expected="one pause('bump') in every bump",
-                           got=f"{bumps} pauses for {counted} bumps",
-                           hint="Keep bump(), audit() and the pause() calls as they are.")
+    for order in (None, *ORDERS):
+        result, trace = shop(student, workers=3, rounds=1, observer=Observer(order))
+        case = describe(3, 1) + (f", held threads let go one at a time in order {order}" if order else "")
+        together = trace.max_together("bump")
+        if together > 1:
+            inside = next(b for b in trace.batches if len(b.at("bump")) == together).at("bump")
+            raise CheckFailure(
+                f"{together} workers were inside bump() at the same time: both read the counter before either "
+                "wrote it back",
+                case=case, expected="one worker at a time inside bump()",
+                got="inside bump() together: " + "; ".join(f"{_who(a)} holding {_held(a)}" for a in inside),
+                hint="f1() and f2() must bump, and call audit(), while holding both lock_A and lock_B: "
+                     "then no two workers can be inside bump() together.")
+        bumps = [a for a in trace.arrivals if a.stage == "bump"]
+        # Each bump pauses once: without the pause the grader could not see who is inside bump().
+        counted = sum(result["counters"].values())
+        if len(bumps) != counted:
+            raise CheckFailure(f"the counters add up to {counted} bumps, but pause('bump') was called "
+                               f"{len(bumps)} times", case=case, expected="one pause('bump') in every bump",
+                               got=f"{len(bumps)} pauses for {counted} bumps",
+                               hint="Keep bump(), audit() and the pause() calls as they are.")
+        required = _required(bumps)
+        unlocked = next((a for a in bumps if _missing(a, required)), None)
+        if unlocked is not None:
+            where = _called_from(trace, unlocked)
+            missing = " and ".join(_missing(unlocked, required))
+            raise CheckFailure(
+                f"{_who(unlocked)} was inside bump() ({where}) holding {_held(unlocked)}"
+                + (f", without {missing}" if unlocked.locks else ""),
+                case=case, expected="every bump() run while its thread holds lock_A and lock_B",
+                got=f"{_who(unlocked)} in bump() ({where}) holding {_held(unlocked)}",
+                hint="f1() and f2() bump, and call audit(), while holding both locks: take the second lock "
+                     "inside the with-block of the first, and call audit() there too. A lock let go before "
+                     "the other is taken leaves a moment when another worker can get in.")
+
+
+def _required(bumps) -> dict[str, str] | None:
+    """The locks every bump must hold: None for lock_A and lock_B by name; where the program's locks
+    go by other names (made in run() and passed on), every lock some bump held, by key."""
+    if any(set(held.names) & set(BOTH) for a in bumps for held in a.locks):
+        return None
+    return {held.key: held.name for a in bumps for held in a.locks} or None
+
+
+def _missing(arrival, required) -> list[str]:
+    if required is None:
+        return [name for name in BOTH if name not in _names(arrival)]
+    keys = {held.key for held in arrival.locks}
+    return [name for key, name in required.items() if key not in keys]
+
+
+def _names(arrival) -> set[str]:
+    return {name for held in arrival.locks for name in held.names}
+
+
+def _who(arrival) -> str:
+    return re.sub(r"^(Thread-\d+) \(\w+\)$", r"\1", arrival.thread)
+
+
+def _held(arrival) -> str:
+    if not arrival.locks:
+        return "no lock"
+    parts = []
+    for held in arrival.locks:
+        name = " = ".join(n for n in held.names if n in BOTH) or held.name
+        parts.append(f"{name} (taken at {held.site})" if held.site else name)
+    return ("only " if len(arrival.locks) == 1 and len(arrival.locks[0].names) == 1 else "") + " and ".join(parts)
+
+
+def _called_from(trace, arrival) -> str:
+    """"f1()'s bump" or "audit()'s bump, after f1()": from the stages this thread paused at before."""
+    before = [a.stage for a in trace.arrivals if a.tid == arrival.tid and a.pid == arrival.pid
+              and a.seq < arrival.seq and a.stage in ("f1", "f2", "bump")]
+    func = next((s for s in reversed(before) if s in ("f1", "f2")), None)
+    if func is None:
+        return "called outside f1() and f2()"
+    return f"the bump of {func}()" if before[-1] == func else f"audit()'s bump, after {func}()"
 
 
 @check("run() counts every f1, f2 and audit exactly", every_start_method=False)
@@ -109,23 +189,27 @@ def test_counts_every_call(student, workers, rounds):
 
 @check("run() starts every worker before it joins any", every_start_method=False)
 def test_workers_run_together(student):
-    result, _ = shop(student, workers=2, rounds=1)
-    if result["most_alive"] < 2:
+    observer = Observer()
+    _, trace = shop(student, workers=2, rounds=1, observer=observer)
+    most = observer.most_alive(trace)
+    if most < 2:
         raise CheckFailure(
             "the workers ran one after another: run() waited for each worker to finish before starting the next",
             case=describe(2, 1), expected="both worker threads alive at once",
-            got=f"at most {result['most_alive']} alive at once",
+            got=f"at most {most} alive at once",
             hint="Start every thread in one loop, then join them all in a second loop. Running them one by "
                  "one hides the deadlock instead of fixing it.")
 
 
 @check("run() returns only after every worker has finished", every_start_method=False)
 def test_waits_for_every_worker(student):
-    result, _ = shop(student, workers=1, rounds=1)
-    if result["left_running"]:
-        raise CheckFailure(f"run() returned while {result['left_running']} worker thread(s) were still running",
+    observer = Observer()
+    _, trace = shop(student, workers=1, rounds=1, observer=observer)
+    running = observer.left_running(trace)
+    if running:
+        raise CheckFailure(f"run() returned while {running} worker thread(s) were still running",
                            case=describe(1, 1), expected="every worker finished when run() returns",
-                           got=f"{result['left_running']} still running",
+                           got=f"{running} still running",
                            hint="join() every thread before returning the counters.")
 
 

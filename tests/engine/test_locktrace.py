@@ -242,3 +242,108 @@ def test_explain_reads_source_lines_only_inside_the_submission(tmp_path):
     told = locktrace.explain(str(tmp_path), submission=str(tmp_path)).deadlocks
     assert told == ["MainThread holds lock_B (secret.py:1) and waits for it again (secret.py:1): "
                     "a Lock is not re-entrant"]
+
+
+HELD_AT_PAUSE = """
+    import multiprocessing
+    import threading
+    from graders.engine import locktrace
+
+    lock_A = threading.RLock()
+    gate = threading.BoundedSemaphore(2)
+
+    def child(pause, shared):
+        with shared:  # child takes shared
+            pause("child")
+
+    def probe(student, pause):
+        locktrace.trace(student)
+        shared = multiprocessing.Semaphore(3)
+        with lock_A:  # main takes A
+            with gate:  # main takes gate
+                pause("both")
+        pause("none")
+        p = multiprocessing.Process(target=child, args=(pause, shared))
+        p.start()
+        p.join()
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_each_pause_carries_the_locks_its_thread_holds(program, start_method):
+    outcome = program(HELD_AT_PAUSE, start_method=start_method)("probe")
+    assert outcome.finished, outcome.error or outcome.hang
+    at = lambda text: f"prog.py:{line_of(HELD_AT_PAUSE, text)}"
+    seen = {a.stage: [(h.name, h.kind, h.site, h.value) for h in a.locks] for a in outcome.trace.arrivals}
+    assert seen == {"both": [("lock_A", "RLock", at("main takes A"), None),
+                             ("gate", "BoundedSemaphore", at("main takes gate"), 2)],
+                    "none": [],
+                    "child": [("shared", "Semaphore", at("child takes shared"), 3)]}
+
+
+SEMAPHORE_TAKEN_AGAIN = """
+    import threading
+    from graders.engine import locktrace
+
+    gate = threading.Semaphore(1)
+
+    def probe(student, pause):
+        locktrace.trace(student)
+        with gate:  # first
+            with gate:  # again
+                pass
+"""
+
+
+def test_a_semaphore_taken_again_is_told_as_a_deadlock(program):
+    outcome = program(SEMAPHORE_TAKEN_AGAIN)("probe")
+    at = lambda text: f"prog.py:{line_of(SEMAPHORE_TAKEN_AGAIN, text)}"
+    assert outcome.hang.deadlocks == [
+        f"MainThread holds gate ({at('# first')}) and waits for it again ({at('# again')}): "
+        "a Semaphore is not re-entrant"]
+
+
+def test_held_locks_from_a_pause_message_are_checked_field_by_field():
+    raw = [{"names": ["a", 3], "kind": "Lock", "key": "k", "site": "x.py:1", "value": None},
+           {"names": [], "kind": "Weird", "key": 5, "site": 7, "value": "3"},
+           {"kind": "Lock"}, "text", None]
+    assert locktrace.held_locks(raw) == (
+        locktrace.Held(names=("a",), kind="Lock", key="k", site="x.py:1"),
+        locktrace.Held(names=("a lock",), kind="Lock", key="5", site=None))
+    assert locktrace.held_locks("not a list") == () == locktrace.held_locks(None)
+
+
+CONDITIONS = """
+    import multiprocessing
+    import threading
+    from graders.engine import locktrace
+
+    def child(pause, shared):
+        with shared:  # child takes shared
+            shared.notify_all()
+            pause("child")
+
+    def probe(student, pause):
+        locktrace.trace(student)
+        guard = threading.Condition()
+        shared = multiprocessing.Condition()
+        with guard:  # main takes guard
+            waited = guard.wait(timeout=0.01)
+        with guard:  # main takes guard again
+            pause("main")
+        p = multiprocessing.Process(target=child, args=(pause, shared))
+        p.start()
+        p.join()
+        return waited
+"""
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_a_condition_made_without_a_lock_gets_a_traced_one(program, start_method):
+    outcome = program(CONDITIONS, start_method=start_method)("probe")
+    assert outcome.finished, outcome.error or outcome.hang
+    assert outcome.value is False
+    at = lambda text: f"prog.py:{line_of(CONDITIONS, text)}"
+    seen = {a.stage: [(h.name, h.kind, h.site) for h in a.locks] for a in outcome.trace.arrivals}
+    assert seen == {"main": [("guard", "RLock", at("main takes guard again"))],
+                    "child": [("shared", "RLock", at("child takes shared"))]}

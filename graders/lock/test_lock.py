@@ -240,14 +240,14 @@ def test_says_who_got_a_ticket(student):
         started = sorted(trace.pids_at("search"))
         rank = started.index(observer.bought[0]) if observer.bought[0] in started else None
         said[first] = (result.index(True), rank, result)
-    (low, low_rank, low_result), (high, high_rank, high_result) = said["lowest"], said["highest"]
+    (low, low_rank, low_result), (high, high_rank, _) = said["lowest"], said["highest"]
     if low == high and low_rank != high_rank:
         nth = lambda rank: ("1st", "2nd", "3rd")[rank]
         raise CheckFailure(
             f"sell() said buyer {low} got the ticket both times, but a different buyer process bought it each "
             f"time: the {nth(low_rank)} buyer started in one sale, the {nth(high_rank)} in the other",
             case=describe(1, 3) + ", sold twice: the grader let a different buyer reach the ticket first each time",
-            expected=f"result[i] True for the buyer i that bought: a different i in each sale",
+            expected="result[i] True for the buyer i that bought: a different i in each sale",
             got=f"{low_result} both times",
             hint="result[i] must be what buyer i's own buy() returned: each buyer stores its own outcome at its "
                  "own index (outcomes[i] = buy(...)), not a list made up from how many were sold.")

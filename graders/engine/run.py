@@ -86,6 +86,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                 [limits.python(slot), "-m", "graders.engine.runner", job_path],
                 cwd=os.path.join(folder, "work"), env=env, stdin=subprocess.DEVNULL,
                 stdout=out, stderr=err, start_new_session=True, **limits.popen_options(slot, deadline))
+        limits.join_cpu_share(slot, child.pid)  # before it can start anything: its children follow it
         tree = ProcessTree(child.pid, tag, _ADOPTS)
         outcome = Outcome(start_method=start_method)
         outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission,

@@ -100,3 +100,25 @@ def test_limits_are_set_for_the_child_only():
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
     limits.popen_options(None, deadline=1.0)
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+def test_a_run_has_a_lower_priority_and_as_root_a_cpu_share_of_its_own(program):
+    run = program("""
+        import multiprocessing, os
+
+        def report(q):
+            q.put((os.nice(0), open("/proc/self/cgroup").read()))
+
+        def probe(student, pause):
+            q = multiprocessing.Queue()
+            p = multiprocessing.Process(target=report, args=(q,))
+            p.start()
+            got = q.get()
+            p.join()
+            return [os.nice(0), *got]
+    """, start_method="spawn")
+    nice, child_nice, groups = run("probe").value
+    assert nice == child_nice == limits.NICE + os.nice(0)
+    slot = limits.current()
+    if slot is not None and os.path.isdir(limits.CPU_GROUPS) and os.access(limits.CPU_GROUPS, os.W_OK):
+        assert f":cpu:/kit-{slot.uid}\n" in groups or f"cpu,cpuacct:/kit-{slot.uid}\n" in groups, groups

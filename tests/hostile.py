@@ -261,6 +261,17 @@ HOSTILES += [
             """, "inside buy() at the same time", needs_sandbox_user=True),
 ]
 
+# Deadlines hold whatever the submission does to itself.
+HOSTILES += [
+    Hostile("stops_itself", "ignores SIGTERM, closes its stdout and stderr, and stops itself with SIGSTOP", "entry", """
+            import signal as _signal
+            _signal.signal(_signal.SIGTERM, _signal.SIG_IGN)
+            _os.close(1)
+            _os.close(2)
+            _os.kill(_os.getpid(), _signal.SIGSTOP)
+            """, "never finished"),
+]
+
 # In a batch, a submission sees only itself.
 HOSTILES += [
     Hostile("copies_classmate", "finds the class folder in the grader's command line and runs a classmate's file",

@@ -36,6 +36,7 @@ class Hang:
     held: list[str] = field(default_factory=list)
     deadlocks: list[str] = field(default_factory=list)  # cycles of traced locks, in words (locktrace)
     lock_waits: list[str] = field(default_factory=list)  # other threads waiting for a traced lock
+    stopped: list[int] = field(default_factory=list)  # processes stopped by a signal, never continued
 
 
 @dataclass
@@ -156,6 +157,7 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission, memor
 
 
 def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
+    stopped = tree.stopped()
     dumps = tree.dump_stacks(os.path.join(folder, "stacks"))
     held = [f"{a.thread} of process {a.pid} waits in pause({a.stage!r})"
             for a in sorted(coordinator.held.values(), key=lambda a: a.seq)]
@@ -165,7 +167,7 @@ def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
     locks = locktrace.explain(os.path.join(folder, "stacks"), submission)
     return Hang(reason=reason, waited=round(waited, 2), held=held,
                 stacks={pid: s for pid, s in found.items() if s},
-                deadlocks=locks.deadlocks, lock_waits=locks.waits)
+                deadlocks=locks.deadlocks, lock_waits=locks.waits, stopped=stopped)
 
 
 def _timer_words(timer) -> str:

@@ -122,6 +122,15 @@ class ProcessTree:
                     return True
         return False
 
+    def stopped(self, members=None) -> list[int]:
+        """Processes of the run that are stopped (SIGSTOP, SIGTSTP): they move only if continued."""
+        found = []
+        for pid in members if members is not None else self.members():
+            states = {state for _, state in _thread_states(pid)}
+            if states and states <= {"T", "t"}:
+                found.append(pid)
+        return found
+
     def waiting_on_a_clock(self, members=None) -> bool:
         """True when some thread sleeps or waits with a timeout (it will wake)."""
         if not _TIMED_WAITS and platform.system() == "Linux":

@@ -169,7 +169,7 @@ HOSTILES += [
                 _h.start()
             def _say(pid, stage):
                 with _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM) as _s:
-                    _s.connect(pause.address)
+                    _s.connect(_os.environ["KIT_PAUSE_ADDRESS"])
                     _s.sendall(_json.dumps({"pid": pid, "tid": pid, "thread": "MainThread",
                                             "stage": stage}).encode() + b"\\n")
                     _s.recv(16)
@@ -214,7 +214,7 @@ HOSTILES += [
                 while True:
                     try:
                         with _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM) as _s:
-                            _s.connect(pause.address)
+                            _s.connect(_os.environ["KIT_PAUSE_ADDRESS"])
                             while True:
                                 _s.send(b"[")
                                 _select.select([], [], [], 0.002)

@@ -24,6 +24,7 @@ class Variant:
     about: str
     expect: str  # "pass", or the check that must fail
     message: tuple[str, ...]  # pieces of the failure's text that name the mistake: all must appear
+    not_message: tuple[str, ...]  # pieces of wrong diagnoses: none may appear
     methods: tuple[str, ...]
     edits: tuple[tuple[str, str], ...]
 
@@ -49,7 +50,7 @@ def load(exercise: str) -> list[Variant]:
         data = tomllib.load(f)
     return [
         Variant(exercise=exercise, name=name, about=v["about"], expect=v["expect"],
-                message=_pieces(v.get("message", "")), methods=tuple(v.get("methods", ("forkserver",))),
+                message=_pieces(v.get("message", "")), not_message=tuple(v.get("not_message", ())), methods=tuple(v.get("methods", ("forkserver",))),
                 edits=tuple((e["old"], e["new"]) for e in v.get("edit", ())))
         for name, v in data.items()
     ]

@@ -49,6 +49,8 @@ def test_bank_variant(variant, tmp_path):
         text = "\n".join([failure.summary, failure.hint or "", *failure.details])
         for piece in variant.message:
             assert piece in text, f"{variant.about}: the message does not name the mistake ({piece!r}):\n{text}"
+        for piece in variant.not_message:
+            assert piece not in text, f"{variant.about}: the message names another mistake ({piece!r}):\n{text}"
 
 
 @pytest.mark.parametrize("name", EXERCISES)

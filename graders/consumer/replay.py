@@ -37,6 +37,12 @@ BUSY_HINT = ("A slow producer is not a finished one: only STOP means no more ite
              "blocking q.get(): no timeout, no get_nowait(), no q.empty() test.")
 LOST_HINT = ("Call q.task_done() once for every item taken, after handle(item): in a `finally:`, so that it "
              "runs whether handle() returned or raised.")
+KIND_HINT = ("The consumer went on after one error of handle() and died of another kind: it catches some "
+             "errors, not all. handle() may raise any exception: catch Exception, not ValueError or a list "
+             "of the kinds you expect.")
+UNPRINTABLE_HINT = ("Some errors cannot be turned into text: their str() raises, and print(error) or "
+                    "f\"{error}\" raises with it. Write repr(error) (f\"{error!r}\"), or use "
+                    "traceback.print_exc() or logging.exception(), which cope with such errors.")
 STOP_HINT = ("STOP is an item on the queue like any other: the producer's second q.join() waits for a "
              "task_done() for it. Mark it done, then return.")
 NOISE = ("resource_tracker", "warnings.warn(")  # multiprocessing's own shutdown chatter
@@ -80,7 +86,7 @@ class Replay:
         self.trace = outcome.trace
         self.result = outcome.value if isinstance(outcome.value, dict) else {}
         self.items = {repr(i): i for i in items}
-        self.burnt = set(burnt)
+        self.burnt = dict(burnt) if isinstance(burnt, dict) else dict.fromkeys(burnt, "ValueError")
         exits = self.result.get("exits", {})
         self.consumers = [Consumer(n, exits.get(f"consumer-{n}"), read_log(Path(log_dir) / f"consumer-{n}.log"))
                           for n in range(1, consumers + 1)]
@@ -106,6 +112,20 @@ class Replay:
         if len(shown) > limit:
             shown = ["..."] + shown[-limit:]
         return f"{c.name} did: " + ", ".join(shown + (["..."] if more else [])) if shown else f"{c.name} took nothing"
+
+    def last_raised(self, c: Consumer):
+        """The item whose handle() raised last in `c`, if no other item was taken since."""
+        for kind, item in reversed(c.steps):
+            if kind == "raised":
+                return item
+            if kind in ("got", "handled"):
+                return None
+        return None
+
+    def survived(self, c: Consumer) -> bool:
+        """Whether `c` went on after an earlier error of handle(): then it catches some errors, not all."""
+        raised = [n for n, (kind, _) in enumerate(c.steps) if kind == "raised"]
+        return len(raised) > 1 and any(kind == "got" for kind, _ in c.steps[raised[0]:raised[-1]])
 
     def _falsy(self, item: str) -> bool:
         return item in self.items and not self.items[item]
@@ -179,11 +199,21 @@ class Replay:
         code = f"exit code {c.exit_code}"
         details = self.stderr_tail()
         expected = "a consumer that runs until it takes STOP"
-        if held in self.burnt and state == "handled" and c.exit_code != 0:
-            return CheckFailure(f"a consumer died when handle({held}) raised: an error in handle() ended the "
-                                "consumer", kind="crash", expected="the error written to stderr, and the next "
-                                "item handled", got=f"{self.story(c)}; then it died ({code}) holding {held}",
-                                hint=DIED_HINT, details=details)
+        raised = self.last_raised(c)
+        if raised is not None and c.exit_code != 0 and (held is None or held == raised):
+            kind = self.burnt[raised]
+            if kind == "Unprintable" and (held is None or self.survived(c)):
+                return CheckFailure(f"a consumer died while writing the error of handle({raised}) to stderr: "
+                                    "str() of that error raised, and nothing caught it", kind="crash",
+                                    expected="the error written to stderr, and the next item handled",
+                                    got=f"{self.story(c)}; then it died ({code})", hint=UNPRINTABLE_HINT,
+                                    details=details)
+            return CheckFailure(f"a consumer died when handle({raised}) raised {kind}: an error in handle() "
+                                "ended the consumer", kind="crash", expected="the error written to stderr, and the "
+                                "next item handled", got=f"{self.story(c)}; then it died ({code})"
+                                + (f" holding {held}" if held is not None else ""),
+                                hint=(KIND_HINT if kind != "Unprintable" else UNPRINTABLE_HINT)
+                                if self.survived(c) else DIED_HINT, details=details)
         if held is not None and state == "taken" and self._falsy(held):
             return CheckFailure(f"a consumer stopped when it took {held}, which is an item, not STOP",
                                 expected=f"handle({held}), then the next item",

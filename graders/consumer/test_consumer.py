@@ -64,7 +64,7 @@ def describe(consumers, bursts, first="consumers", slow=False, burnt=()):
         text += " (one item at a time)"
     text += "; then pauses before sending the STOPs"
     if burnt:
-        text += f"; handle() raises for {', '.join(burnt)}"
+        text += "; handle() raises " + ", ".join(f"{kind} for {item}" for item, kind in burnt.items())
     return text
 
 
@@ -73,7 +73,8 @@ def feed(student, consumers, bursts, first="consumers", slow=False, burnt=()):
 
     Raises a CheckFailure naming the first mistake the run shows.
     """
-    burnt = [repr(b) for b in burnt]
+    burnt = {repr(b): kind for b, kind in (burnt.items() if isinstance(burnt, dict) else
+                                           ((b, "ValueError") for b in burnt))}
     log_dir = tempfile.mkdtemp(prefix="kit-consumer-")
     try:
         outcome = student.run(FEED, choose=hold_while_busy, log_dir=log_dir, consumers=consumers, bursts=bursts,
@@ -126,18 +127,29 @@ def test_stop_ends_consumers(student):
     feed(student, consumers=2, bursts=[[1, 2]])
 
 
+# Several kinds of error, none of them ValueError: `except ValueError:` survives none, and only
+# `except Exception:` survives them all. Unprintable's str() itself raises: a consumer that writes
+# the error with str() (print(error), f"{error}") dies of it; repr(error) and traceback do not.
+BURNT = {"burnt bun 17": "KeyError", "burnt bun 42": "RuntimeError", "burnt bun 5": "BurntBun",
+         "burnt bun 8": "Unprintable"}
+
+
 @check("an error in handle() is written to stderr naming the item, and the consumer goes on")
 def test_survives_failing_handle(student):
-    burnt = ["burnt bun 17", "burnt bun 42"]
-    replay = feed(student, consumers=1, bursts=[[burnt[0], 1, burnt[1]]], burnt=burnt)
+    burnt = list(BURNT)
+    replay = feed(student, consumers=1, bursts=[[burnt[0], 1, burnt[1], burnt[2], 2, burnt[3], 3]], burnt=BURNT)
     stderr, written = replay.outcome.stderr, replay.stderr_tail()
     for item in burnt:
         if item not in stderr:
+            on_stdout = item in replay.outcome.stdout
             raise CheckFailure(
-                f"handle({item!r}) raised, but what the consumer wrote to stderr does not name {item!r}",
-                expected=f"a line on stderr naming {item!r}, such as: handle({item!r}) failed: ValueError(...)",
-                got="stderr without the item" if written else "nothing on stderr", details=written,
-                hint="In the `except Exception as error:` block, print the item and the error to sys.stderr: "
+                f"handle({item!r}) raised {BURNT[item]}, but what the consumer wrote to stderr does not name "
+                f"{item!r}" + (": it wrote the error to stdout" if on_stdout else ""),
+                expected=f"a line on stderr naming {item!r}, such as: handle({item!r}) failed: {BURNT[item]}(...)",
+                got=("a line naming it on stdout, none on stderr" if on_stdout else
+                     "stderr without the item" if written else "nothing on stderr"), details=written,
+                hint="print() writes to stdout unless told otherwise: print(..., file=sys.stderr)." if on_stdout
+                else "In the `except Exception as error:` block, print the item and the error to sys.stderr: "
                      "print(f\"handle({item!r}) failed: {error!r}\", file=sys.stderr).")
 
 

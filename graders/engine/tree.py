@@ -13,7 +13,8 @@ method) and a forkserver's server. They are not the student's processes, so
 watched for being busy, and killed with the rest. They are told by what the
 grader reads in /proc itself, never by what the program says: the interpreter
 the run started with, running exactly the command line multiprocessing gives
-them.
+them, and not forked from a process with that same command line (a forkserver's
+children, the student's processes, are).
 """
 from __future__ import annotations
 
@@ -128,7 +129,10 @@ class ProcessTree:
         """Pids of the student's processes: every descendant of the grading process (the run and
         what it adopted) but multiprocessing's own helpers, which `helpers` lists."""
         everyone = self.everyone()
-        self.helpers = [pid for pid in everyone if pid != self.root_pid and _is_helper(pid, self._exe)]
+        looks = {pid: argv for pid in everyone if pid != self.root_pid
+                 for argv in [_helper_argv(pid, self._exe)] if argv is not None}
+        # A forkserver's children are forked from it, command line and all: they are the student's.
+        self.helpers = [pid for pid, argv in looks.items() if looks.get(_parent(pid)) != argv]
         if not self.helpers:
             return everyone
         helpers = set(self.helpers)
@@ -284,22 +288,34 @@ def _exe(pid: int) -> str | None:
         return None
 
 
-def _is_helper(pid: int, exe: str | None) -> bool:
-    """Whether `pid` is one of multiprocessing's own processes: the run's interpreter, started with
-    its flags only, then `-c` and exactly the code multiprocessing starts that helper with."""
+def _helper_argv(pid: int, exe: str | None) -> bytes | None:
+    """The command line of `pid` if it is the one multiprocessing starts a helper with: the run's
+    interpreter, its flags only, then `-c` and exactly the code of the resource tracker or of a
+    forkserver; else None."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read(4096).split(b"\0")
+            raw = f.read(4096)
     except OSError:
-        return False
-    if b"-c" not in argv or not any(b"multiprocessing." in a for a in argv):  # the common case, at once
-        return False
+        return None
+    if b"-c\0" not in raw or b"multiprocessing." not in raw:  # the common case, at once
+        return None
+    argv = raw.split(b"\0")
     if argv and argv[-1] == b"":
         argv = argv[:-1]
     if len(argv) < 3 or argv[-2] != b"-c" or not all(a.startswith(b"-") for a in argv[1:-2]):
-        return False
-    code = argv[-1].decode(errors="replace")
-    return _HELPER_CODE.fullmatch(code) is not None and exe is not None and _exe(pid) == exe
+        return None
+    if _HELPER_CODE.fullmatch(argv[-1].decode(errors="replace")) is None or exe is None or _exe(pid) != exe:
+        return None
+    return raw
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data[data.rfind(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _processes(pids: list[int]) -> list[psutil.Process]:

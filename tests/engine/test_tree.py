@@ -25,27 +25,31 @@ def marked(marker):
     return found
 
 
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
 @pytest.mark.parametrize("context", ["spawn", "forkserver"])
-def test_multiprocessings_own_helpers_are_not_the_students_processes(program, context):
+def test_multiprocessings_own_helpers_are_not_the_students_processes(program, context, start_method):
     """A spawn context starts a resource tracker, a forkserver context a server too: neither is one
-    of the student's processes while the run goes on, and neither outlives it."""
+    of the student's processes while the run goes on, and neither outlives it. The processes the
+    student starts are, a forkserver's children too (they are forked with its command line)."""
     run = program(f"""
         import multiprocessing, os
 
-        def nothing():
-            pass
+        def child(pause):
+            pause("kit:child")
 
         def probe(student, pause):
             ctx = multiprocessing.get_context("{context}")
-            p = ctx.Process(target=nothing)
+            p = ctx.Process(target=child, args=(pause,))
             p.start()
             p.join()
             pause("kit:mark")
             return os.getpid()
-    """, start_method="fork")
+    """, start_method=start_method)
     outcome = run("probe")
     main = outcome.value
     assert isinstance(main, int), outcome
+    held = next(b for b in outcome.trace.batches if b.at("kit:child"))
+    assert held.alive == {main, held.at("kit:child")[0].pid}
     mark = next(b for b in outcome.trace.batches if b.at("kit:mark"))
     assert mark.alive == {main}, "a helper of multiprocessing was counted as the student's process"
 

@@ -65,8 +65,12 @@ class Rush:
 
     @property
     def winners(self) -> list:
-        """The users whose put succeeded, in the order the grader saw them."""
-        return [user for user, _ in self.at(WON)]
+        """The users whose put succeeded, in the order the grader saw them: a "won" only counts from
+        the process that arrived as that user, once."""
+        arrived = {}
+        for user, pid in self.at(ARRIVE):
+            arrived.setdefault(user, pid)
+        return list(dict.fromkeys(user for user, pid in self.at(WON) if arrived.get(user) == pid))
 
 
 def _user_id(text):
@@ -280,8 +284,16 @@ def ranking_is_valid(run: Rush):
                            expected=f"{expected} winners", got=_few(ranking),
                            hint="Queue(0) has no limit at all: with stock 0, nobody wins."
                            if stock == 0 else "Read min(users, stock) winners off the queue.")
-    # Only a watched queue (multiprocessing or Manager) reports its puts; if none did, trust the count.
-    if winners and set(ranking) != set(winners):
+    # The ranking is the program's claim; the successful puts the grader saw, each from the process
+    # of the user who arrived with that id, are its evidence. A queue the grader cannot watch (every
+    # queue the statement allows is watched) or a hook put out of action leaves a ranking unproven.
+    if ranking and not winners:
+        raise CheckFailure("the grader saw no user's put succeed, yet rush() returned a ranking", case=run.case,
+                           expected=f"{expected} successful puts on the queue, one per winner",
+                           got=f"none seen; the ranking is {_few(ranking)}",
+                           hint="Make the queue with multiprocessing.Queue(stock) (or a context's or a Manager's "
+                                "Queue), have each user put its own id on it, and rank what comes off it.")
+    if set(ranking) != set(winners):
         raise CheckFailure("the ranking does not name the users who got a phone", case=run.case,
                            expected=_few(sorted(winners)), got=_few(sorted(ranking)),
                            hint="Rank exactly what comes off the queue.")

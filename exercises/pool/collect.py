@@ -23,7 +23,9 @@ def collect(func, args, processes=4):
     """Return [func(a) for a in args], computed by a pool of `processes` worker processes.
 
     If calls raise, the exception of the first failing call in args order is
-    raised. The pool is closed and joined before collect() returns or raises.
+    raised, whichever call fails first in time (pool.map raises the one that
+    fails first in time). The pool is closed and joined before collect()
+    returns or raises.
     """
     if type(processes) is not int or processes < 1:
         raise ValueError(f"processes must be a whole number >= 1, not {processes!r}")

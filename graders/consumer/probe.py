@@ -16,7 +16,8 @@ The producer runs in a thread of this process and marks its own moments:
 `choose` keeps it there until every consumer is idle), "kit:put" (a slow
 producer, after each put), "kit:joined" (the first q.join() returned; held
 like "kit:busy" before the STOPs go out), "kit:stopped" (the second q.join()
-returned). The main thread watches the consumers and
+returned), "kit:returned" (it is about to return: the grader sees which
+processes are still alive). The main thread watches the consumers and
 returns as soon as one ends before the STOPs were sent, or all have ended
 while the producer still waits: a dead consumer is reported at once.
 """
@@ -28,6 +29,23 @@ import queue
 import threading
 
 BURNT = "this bun is burnt"  # names no item: the student's report must
+
+
+class BurntBun(Exception):
+    """An exception class of the grader's own: no `except` clause can name it but Exception."""
+
+
+class Unprintable(Exception):
+    """An error whose str() itself fails: a consumer that writes it with str() dies of it."""
+
+    def __str__(self):
+        raise RuntimeError("this error cannot be turned into text")
+
+
+# What handle() raises, by the name the grader gives it: several kinds, so that only a consumer
+# that survives every Exception survives them all.
+ERRORS = {"ValueError": ValueError, "KeyError": KeyError, "RuntimeError": RuntimeError,
+          "BurntBun": BurntBun, "Unprintable": Unprintable}
 
 
 class Log:
@@ -77,6 +95,11 @@ class WatchedQueue(multiprocessing.queues.JoinableQueue):
             pause("q.get(timeout):returned")
         return item
 
+    def put(self, obj, block=True, timeout=None):
+        if multiprocessing.current_process().name.startswith("consumer-"):  # a consumer putting back
+            self._kit[1]("put", obj)
+        return super().put(obj, block, timeout)
+
     def task_done(self):
         self._kit[1]("done")
         super().task_done()
@@ -88,14 +111,15 @@ class Handle:
     def __init__(self, pause, log, burnt=()):
         self.pause = pause
         self.log = log
-        self.burnt = set(burnt)  # reprs
+        # {item repr: name of the error in ERRORS}; a list of reprs raises ValueError for each
+        self.burnt = dict(burnt) if isinstance(burnt, dict) else dict.fromkeys(burnt, "ValueError")
 
     def __call__(self, item):
         self.log("handle", item)
         self.pause(f"handle:{item!r}")
         if repr(item) in self.burnt:
             self.log("raised", item)
-            raise ValueError(BURNT)
+            raise ERRORS[self.burnt[repr(item)]](BURNT)
         self.log("handled", item)
 
 
@@ -166,6 +190,7 @@ def feed(consumer, pause, log_dir, consumers, bursts, first="consumers", slow=Fa
             break
     # After "kit:stopped" was released the whole program was quiet: a consumer
     # that returned after its STOP has ended by then; one still alive never will.
-    still_running = [p.name for p in procs if state["phase"] == "done" and p.is_alive()]
+    still_running = [p.name for p in procs if state["phase"] == "done" and p.is_alive()]  # and reaps the rest
+    pause("kit:returned")  # the grader counts for itself which processes are still there
     return {"exits": exits, "phase": state["phase"], "still_running": still_running,
             "producer_error": state["error"]}

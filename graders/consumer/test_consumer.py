@@ -64,16 +64,18 @@ def describe(consumers, bursts, first="consumers", slow=False, burnt=()):
         text += " (one item at a time)"
     text += "; then pauses before sending the STOPs"
     if burnt:
-        text += f"; handle() raises for {', '.join(burnt)}"
+        text += "; handle() raises " + ", ".join(f"{kind} for {item}" for item, kind in burnt.items())
     return text
 
 
-def feed(student, consumers, bursts, first="consumers", slow=False, burnt=()):
+def feed(student, check, consumers, bursts, first="consumers", slow=False, burnt=()):
     """Run the grader's producer against the student's consume(); the run's Replay.
 
-    Raises a CheckFailure naming the first mistake the run shows.
+    Raises a CheckFailure naming the first mistake the run shows against `check`'s property (its
+    ID): a mistake another check judges is told by that check alone.
     """
-    burnt = [repr(b) for b in burnt]
+    burnt = {repr(b): kind for b, kind in (burnt.items() if isinstance(burnt, dict) else
+                                           ((b, "ValueError") for b in burnt))}
     log_dir = tempfile.mkdtemp(prefix="kit-consumer-")
     try:
         outcome = student.run(FEED, choose=hold_while_busy, log_dir=log_dir, consumers=consumers, bursts=bursts,
@@ -83,13 +85,13 @@ def feed(student, consumers, bursts, first="consumers", slow=False, burnt=()):
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)
     case = describe(consumers, bursts, first, slow, burnt)
-    replay.verdict(student, f"{consumers} consumer(s) running consume(q, handle)", case=case)
+    replay.verdict(student, f"{consumers} consumer(s) running consume(q, handle)", case=case, check=check)
     return replay
 
 
 @check("items such as 0, '' and False are handled, not taken for STOP")
 def test_eats_falsy_items(student):
-    feed(student, consumers=1, bursts=[FALSY])
+    feed(student, "eats_falsy_items", consumers=1, bursts=[FALSY])
 
 
 @st.composite
@@ -108,39 +110,51 @@ def workloads(draw):
 @given(workload=workloads())
 @example(workload={"consumers": 2, "bursts": [[1, 0], ["", 2]], "first": "consumers", "slow": False})
 def test_handles_every_item_once(student, workload):
-    feed(student, **workload)
+    feed(student, "handles_every_item_once", **workload)
 
 
 @check("q.join() returns only after every handle() call has finished", every_start_method=False)
 def test_join_waits_for_handle(student):
-    feed(student, consumers=2, bursts=[[1, 2, 3]])
+    feed(student, "join_waits_for_handle", consumers=2, bursts=[[1, 2, 3]])
 
 
 @check("every item is marked done exactly once", every_start_method=False)
 def test_marks_each_item_done_once(student):
-    feed(student, consumers=1, bursts=[[1, 2], [3]])
+    feed(student, "marks_each_item_done_once", consumers=1, bursts=[[1, 2], [3]])
 
 
 @check("each consumer marks its STOP done and returns, so the second q.join() returns")
 def test_stop_ends_consumers(student):
-    feed(student, consumers=2, bursts=[[1, 2]])
+    feed(student, "stop_ends_consumers", consumers=2, bursts=[[1, 2]])
+
+
+# Several kinds of error, none of them ValueError: `except ValueError:` survives none, and only
+# `except Exception:` survives them all. Unprintable's str() itself raises: a consumer that writes
+# the error with str() (print(error), f"{error}") dies of it; repr(error) and traceback do not.
+BURNT = {"burnt bun 17": "KeyError", "burnt bun 42": "RuntimeError", "burnt bun 5": "BurntBun",
+         "burnt bun 8": "Unprintable"}
 
 
 @check("an error in handle() is written to stderr naming the item, and the consumer goes on")
 def test_survives_failing_handle(student):
-    burnt = ["burnt bun 17", "burnt bun 42"]
-    replay = feed(student, consumers=1, bursts=[[burnt[0], 1, burnt[1]]], burnt=burnt)
+    burnt = list(BURNT)
+    replay = feed(student, "survives_failing_handle", consumers=1,
+                  bursts=[[burnt[0], 1, burnt[1], burnt[2], 2, burnt[3], 3]], burnt=BURNT)
     stderr, written = replay.outcome.stderr, replay.stderr_tail()
     for item in burnt:
         if item not in stderr:
+            on_stdout = item in replay.outcome.stdout
             raise CheckFailure(
-                f"handle({item!r}) raised, but what the consumer wrote to stderr does not name {item!r}",
-                expected=f"a line on stderr naming {item!r}, such as: handle({item!r}) failed: ValueError(...)",
-                got="stderr without the item" if written else "nothing on stderr", details=written,
-                hint="In the `except Exception as error:` block, print the item and the error to sys.stderr: "
+                f"handle({item!r}) raised {BURNT[item]}, but what the consumer wrote to stderr does not name "
+                f"{item!r}" + (": it wrote the error to stdout" if on_stdout else ""),
+                expected=f"a line on stderr naming {item!r}, such as: handle({item!r}) failed: {BURNT[item]}(...)",
+                got=("a line naming it on stdout, none on stderr" if on_stdout else
+                     "stderr without the item" if written else "nothing on stderr"), details=written,
+                hint="print() writes to stdout unless told otherwise: print(..., file=sys.stderr)." if on_stdout
+                else "In the `except Exception as error:` block, print the item and the error to sys.stderr: "
                      "print(f\"handle({item!r}) failed: {error!r}\", file=sys.stderr).")
 
 
 @check("consumers wait for a slow producer: an empty queue or a get that times out is not the end")
 def test_waits_for_slow_producer(student):
-    feed(student, consumers=2, bursts=[[1], [2, 3]])
+    feed(student, "waits_for_slow_producer", consumers=2, bursts=[[1], [2, 3]])

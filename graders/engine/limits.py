@@ -504,12 +504,17 @@ def memory_in_files(uid: int) -> int:
     return total
 
 
-def _kill_all_of(slot: Slot) -> int:
+def _kill_all_of(slot: Slot, patience: float = 120.0) -> int:
+    """Kill until none is left: a loaded machine takes its time to end a killed process, so
+    there is no count of rounds to run out of, only `patience` for one that never dies."""
     killed = 0
-    for _ in range(50):
+    give_up = time.monotonic() + patience
+    while True:
         pids = _pids_of(slot.uid)
         if not pids:
             break
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"processes of sandbox user {slot.uid} would not die: {pids}")
         for sig in (signal.SIGSTOP, signal.SIGKILL):
             for pid in pids:
                 try:
@@ -542,14 +547,16 @@ def _pids_of(uid: int) -> list[int]:
 
 
 def _is_zombie_of_others(pid: str) -> bool:
-    """A zombie we cannot reap (another process's child) is dead already: leave it."""
+    """A zombie we cannot reap (another process's child) is dead already: leave it. Not so a
+    process whose first thread has ended while others still run (or are still dying)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
+        threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return True
     fields = data[data.rfind(b")") + 2:].split()
-    return fields[0] == b"Z" and int(fields[1]) != os.getpid()
+    return fields[0] == b"Z" and int(fields[1]) != os.getpid() and threads <= 1
 
 
 def _reap(pids) -> None:

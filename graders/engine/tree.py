@@ -5,12 +5,23 @@ The grading process makes itself a child subreaper, so a process that the
 submission orphans (a double fork, a `setsid()`) is re-parented to it and stays
 in view. Every process of a run also carries a tag in its environment, a last
 net for the final sweep.
+
+multiprocessing starts processes of its own that the student never asked for:
+the resource tracker (a spawn or forkserver context starts it, under any start
+method) and a forkserver's server. They are not the student's processes, so
+`members()` leaves them out of every count a verdict rests on; they are still
+watched for being busy, and killed with the rest. They are told by what the
+grader reads in /proc itself, never by what the program says: the interpreter
+the run started with, running exactly the command line multiprocessing gives
+them, and not forked from a process with that same command line (a forkserver's
+children, the student's processes, are).
 """
 from __future__ import annotations
 
 import ctypes
 import os
 import platform
+import re
 import signal
 import time
 
@@ -33,6 +44,16 @@ _TIMED_WAITS = {
     "aarch64": {98: (3, 0), 101: (0, None), 115: (2, None), 73: (2, 0),
                 72: (4, 0), 22: (3, -1), 441: (3, 0)},
 }.get(platform.machine(), {})
+
+
+# The `-c` code multiprocessing runs its helpers with (multiprocessing/resource_tracker.py and
+# forkserver.py, Python 3.11 to 3.14): the whole argument must match.
+_HELPER_CODE = re.compile(r"from multiprocessing\.resource_tracker import main;\s?main\(\d+\)"
+                          r"|from multiprocessing\.forkserver import main; main\([^;]*\)")
+
+# How long the final kill may wait for every process of a run to be gone before the grading fails
+# as a bug of the kit, rather than return with something of the run still alive.
+KILL_PATIENCE = 120.0
 
 
 def become_subreaper() -> bool:
@@ -103,9 +124,24 @@ class ProcessTree:
         self.tag = tag
         self.adopts_orphans = adopts_orphans
         self._me = psutil.Process()
+        self._exe = _exe(root_pid)  # the run's interpreter: helpers are started with the same one
+        self.helpers: list[int] = []  # multiprocessing's own processes, as the last members() saw them
 
     def members(self) -> list[int]:
-        """Pids of every descendant of the grading process (the run and what it adopted)."""
+        """Pids of the student's processes: every descendant of the grading process (the run and
+        what it adopted) but multiprocessing's own helpers, which `helpers` lists."""
+        everyone = self.everyone()
+        looks = {pid: argv for pid in everyone if pid != self.root_pid
+                 for argv in [_helper_argv(pid, self._exe)] if argv is not None}
+        # A forkserver's children are forked from it, command line and all: they are the student's.
+        self.helpers = [pid for pid, argv in looks.items() if looks.get(_parent(pid)) != argv]
+        if not self.helpers:
+            return everyone
+        helpers = set(self.helpers)
+        return [pid for pid in everyone if pid not in helpers]
+
+    def everyone(self) -> list[int]:
+        """Pids of every descendant of the grading process, helpers included."""
         found = _descendants(self._me.pid)
         if found is not None:
             return found
@@ -115,8 +151,9 @@ class ProcessTree:
             return []
 
     def busy(self, members=None) -> bool:
-        """True while some thread of the run can still move on its own."""
-        for pid in members if members is not None else self.members():
+        """True while some thread of the run can still move on its own (a helper's too: a
+        forkserver forking a student's process is not a quiet program)."""
+        for pid in self._with_helpers(members):
             for _, state in _thread_states(pid):
                 if state not in _BLOCKED_STATES:
                     return True
@@ -131,11 +168,15 @@ class ProcessTree:
                 found.append(pid)
         return found
 
+    def _with_helpers(self, members):
+        members = self.members() if members is None else members
+        return list(members) + [pid for pid in self.helpers if pid not in members]
+
     def waiting_on_a_clock(self, members=None) -> bool:
         """True when some thread sleeps or waits with a timeout (it will wake)."""
         if not _TIMED_WAITS and platform.system() == "Linux":
             return True
-        for pid in members if members is not None else self.members():
+        for pid in self._with_helpers(members):
             for tid, state in _thread_states(pid):
                 if state == "S" and _waits_with_time_limit(pid, tid):
                     return True
@@ -164,13 +205,26 @@ class ProcessTree:
         return dumps
 
     def kill_all(self) -> None:
-        """Freeze, then kill, every process of the run; reap what we adopted."""
-        for _ in range(50):
-            members = _processes(self.members())
+        """Freeze, then kill, every process of the run, helpers too, and return only once all are gone.
+
+        A process can fork between the walk that found its parent and the signal that kills it,
+        and a child can move to us (its parent died) while a walk reads another branch, so one
+        empty walk proves little on a loaded machine: the end is two walks in a row that find
+        nothing, with every killed process reaped or gone between them. There is no count of
+        rounds to run out of, only KILL_PATIENCE for a process that never dies (a bug of the kit).
+        """
+        give_up = time.monotonic() + KILL_PATIENCE
+        empty_walks = 0
+        while empty_walks < 2:
+            members = _processes(self.everyone())
             if not members and not self.adopts_orphans:
                 members = self._tagged_strays()
             if not members:
-                break
+                empty_walks += 1
+                continue
+            empty_walks = 0
+            if time.monotonic() > give_up:
+                raise RuntimeError(f"processes of a run would not die: {[p.pid for p in members]}")
             for sig in (signal.SIGSTOP, signal.SIGKILL):
                 for proc in members:
                     try:
@@ -183,7 +237,7 @@ class ProcessTree:
                 pass
             psutil.wait_procs(members, timeout=0.5)
             self._reap()
-        self._reap()
+        self.helpers = []
 
     def _tagged_strays(self) -> list[psutil.Process]:
         """Processes of this run that escaped the tree (only where we could not adopt)."""
@@ -198,7 +252,7 @@ class ProcessTree:
 
     def _reap(self):
         """Collect adopted zombies (the runner itself is waited on by Popen)."""
-        for pid in self.members():
+        for pid in self.everyone():
             if pid == self.root_pid:
                 continue
             try:
@@ -217,10 +271,10 @@ def _descendants(root: int) -> list[int] | None:
         pid = queue.pop()
         try:
             tids = os.listdir(f"/proc/{pid}/task")
-        except FileNotFoundError:
-            continue
         except OSError:
-            return None
+            if pid == root:  # no /proc to read: psutil scans every process instead
+                return None
+            continue  # it ended while we looked: its children are ours now, the next walk sees them
         for tid in tids:
             try:
                 with open(f"/proc/{pid}/task/{tid}/children") as f:
@@ -234,6 +288,43 @@ def _descendants(root: int) -> list[int] | None:
             found += children
             queue += children
     return found
+
+
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
+def _helper_argv(pid: int, exe: str | None) -> bytes | None:
+    """The command line of `pid` if it is the one multiprocessing starts a helper with: the run's
+    interpreter, its flags only, then `-c` and exactly the code of the resource tracker or of a
+    forkserver; else None."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        return None
+    if b"-c\0" not in raw or b"multiprocessing." not in raw:  # the common case, at once
+        return None
+    argv = raw.split(b"\0")
+    if argv and argv[-1] == b"":
+        argv = argv[:-1]
+    if len(argv) < 3 or argv[-2] != b"-c" or not all(a.startswith(b"-") for a in argv[1:-2]):
+        return None
+    if _HELPER_CODE.fullmatch(argv[-1].decode(errors="replace")) is None or exe is None or _exe(pid) != exe:
+        return None
+    return raw
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return int(data[data.rfind(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _processes(pids: list[int]) -> list[psutil.Process]:

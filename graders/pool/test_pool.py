@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hypothesis import example, given, strategies as st
 
-from graders.engine.checks import CheckFailure, check, hang_details, pickling_hint
+from graders.engine.checks import PICKLING_HINT, CheckFailure, check, hang_details, pickling_hint
 from graders.pool.probe import RETURNED, TASK, result_of
 
 COLLECT = "graders.pool.probe:collect"
@@ -23,12 +23,20 @@ EACH = "graders.pool.probe:each"
 
 SERIAL_HINT = ("apply_async() returns at once; calling .get() right after it waits for that task before the "
                "next one is sent, and pool.apply() does the same. Submit every task first, keep the "
-               "AsyncResults in a list, then .get() each one.")
+               "AsyncResults in a list, then .get() each one. (pool.map with a chunksize as large as args "
+               "does the same: one worker gets every task.)")
 SIZE_HINT = "Make the pool with exactly the number of workers asked for: multiprocessing.Pool(processes)."
 ORDER_HINT = "Return one result per argument, func(a) for each a, in the order of args, with nothing sorted or dropped."
 CLOSE_HINT = ("Make a new pool in each call and shut it down on every path, errors too: close() and join() it "
               "in a finally: block, or use `with Pool(...) as pool:` and collect every result inside it.")
 UNCLOSED = "Python warns \"unclosed running multiprocessing pool\" when such a pool is dropped"
+# A Pool pickles its tasks under every start method, not under spawn and forkserver only as
+# PICKLING_HINT says of a Process's target and args.
+POOL_PICKLING_HINT = ("A Pool pickles every task it sends to a worker (the function and its arguments) and every "
+                      "result, under every start method: the function must be defined at the top level of a "
+                      "module, not inside another function or as a lambda; pass data as arguments.")
+CHUNK_HINT = ("The pool had its workers, but the tasks were handed out in chunks: each worker ran its chunk one "
+              "task after another. With chunksize=1 (or apply_async for each task), every worker gets a task.")
 TERMINATED_HINT = ("Leaving `with Pool() as pool:` calls pool.terminate(), which stops the workers, so a .get() "
                    "after the block waits forever. Collect every result inside the with-block.")
 
@@ -107,6 +115,18 @@ def plural(n, word, many=None) -> str:
     return f"{n} {word if n == 1 else many or word + 's'}"
 
 
+def pool_pickling_hint(*texts):
+    """checks.pickling_hint, in the words that are true of a Pool."""
+    hint = pickling_hint(*texts)
+    return _pool_words(hint)
+
+
+def _pool_words(hint):
+    if hint and hint.startswith(PICKLING_HINT):
+        return POOL_PICKLING_HINT + hint[len(PICKLING_HINT):]
+    return hint
+
+
 def run(student, probe, call, *, choose=None, **params):
     """Run a probe; (its value, the trace), or a CheckFailure that names a hang, crash or early exit."""
     with tempfile.TemporaryDirectory(prefix="kit-pool-") as folder:
@@ -119,8 +139,12 @@ def run(student, probe, call, *, choose=None, **params):
             "results were collected", kind="hang", case=call, expected="every result collected, then the pool "
             "closed", got="pool.terminate() ran while results were still awaited, then .get() waited forever",
             hint=TERMINATED_HINT, details=hang_details(outcome))
-    value = student.finished(outcome, call, hang_hint="Is every task sent, and every result collected before "
-                             "the pool is shut down? A .get() that nothing will ever answer waits forever.")
+    try:
+        value = student.finished(outcome, call, hang_hint="Is every task sent, and every result collected before "
+                                 "the pool is shut down? A .get() that nothing will ever answer waits forever.")
+    except CheckFailure as failure:
+        failure.failure.hint = _pool_words(failure.failure.hint)
+        raise
     return value, outcome.trace
 
 
@@ -137,7 +161,7 @@ def returned(report, call, trace=None):
         error = f"{raised['type']}: {raised['message']}".rstrip(": ")
         frames = raised.get("frames") or []
         where = f" at {Path(frames[-1]['file']).name}:{frames[-1]['line']}" if frames else ""
-        hint = pickling_hint(error)
+        hint = pool_pickling_hint(error)
         expired = trace.expired() if trace is not None else []
         if hint is None and expired:
             hint = (f"{expired[0].describe()} ran out before the task finished: a slow task is not a failed one, "
@@ -149,15 +173,18 @@ def returned(report, call, trace=None):
 
 def in_flight(batches, args, processes, case):
     """Exactly min(processes, len(args)) tasks were in flight at once: no fewer, no more."""
-    together, _ = most_together(batches)
+    together, best = most_together(batches)
     wanted = min(processes, len(args))
     if together < wanted:
         serial = together == 1
+        # The processes the grader saw alive besides the one that called collect(): the pool's workers.
+        workers = max((len(b.alive) - 1 for b in batches if tasks_in(b)), default=0)
+        hint = SERIAL_HINT if serial else CHUNK_HINT if workers >= wanted else SIZE_HINT
         raise CheckFailure(
             f"only {plural(together, 'task')} {'was' if serial else 'were'} running at a time; expected {wanted}",
             case=case, expected=f"{wanted} tasks running at once, one per worker",
-            got=f"at most {together} at once", hint=SERIAL_HINT if serial else SIZE_HINT,
-            details=timeline(batches))
+            got=f"at most {together} at once" + (f", with {workers} worker processes alive" if not serial else ""),
+            hint=hint, details=timeline(batches))
     if together > processes:
         raise CheckFailure(
             f"{together} tasks were running at once with processes={processes}: the pool has more workers "
@@ -201,21 +228,24 @@ def test_results_in_order_of_args(student):
         if in_finishing_order else "collect() did not return func(a) for every a in args, in order",
         case=f"{call}, with the tasks finishing in the order {release.finished}",
         expected=expected(args), got=str(got)[:300],
-        hint="A callback runs when a task finishes, so results gathered by callbacks come in finishing "
-             "order. Keep the AsyncResults in a list in the order of args and .get() each one."
+        hint="Results taken as the tasks finish (imap_unordered, as_completed, a callback) come in finishing "
+             "order. Keep the AsyncResults in a list in the order of args and .get() each one, or use "
+             "pool.imap or executor.map, which keep the order of args."
         if in_finishing_order else None)
 
 
 @check("the first failing call's exception is raised, with its own type", every_start_method=False)
 def test_raises_first_error(student):
-    args, processes = [0, 1, 2, 3, 4], 2
-    failures = {"1": "TaskError", "3": "ValueError"}
+    args, processes = [0, 1, 2, 3, 4], 3
+    failures = {"1": "TaskError", "2": "ValueError"}
     call = call_text(args, processes)
-    case = f"{call}, where func(1) raises TaskError and func(3) raises ValueError"
-    # The failing calls finish in args order (lowest argument first): Pool.map, which the contract
-    # accepts, raises the error that finishes first, so only this order makes "first in args order"
-    # and "first to finish" agree for every accepted spelling.
-    report, _ = run_collect(student, args, processes, choose=Release(highest_first=False), failures=failures)
+    # func(0), func(1) and func(2) are in flight together, and finish highest first: func(2) fails
+    # first in time, func(1) is the first failing call in args order. So a program that raises the
+    # error that comes first (Pool.map, as_completed, callbacks) shows it on every run.
+    release = Release(highest_first=True)
+    report, _ = run_collect(student, args, processes, choose=release, failures=failures)
+    case = (f"{call}, where func(1) raises TaskError and func(2) raises ValueError, and the calls finish in "
+            f"the order {release.finished}")
     want = "TaskError: task 1 failed"
     if "raised" not in report:
         raise CheckFailure("collect() returned although some calls raised: the error was swallowed",
@@ -225,14 +255,18 @@ def test_raises_first_error(student):
     got = f"{raised['type']}: {raised['message']}"
     if got == want:
         return
-    pickled = pickling_hint(got)
+    pickled = pool_pickling_hint(got)
     if pickled:
         raise CheckFailure(f"collect() raised {raised['type']}: a task could not be pickled to be sent to a "
                            "worker, so no call of func ran", case=case, expected=want, got=got, kind="crash",
                            hint=pickled)
-    if got == "ValueError: task 3 failed":
-        summary = "collect() raised the exception of func(3), but func(1) is the first failing call in args order"
-    elif raised["message"] == "task 1 failed" or "TaskError" not in raised["types"]:
+    if got == "ValueError: task 2 failed":
+        raise CheckFailure("collect() raised the exception of func(2), the failing call that finished first, but "
+                           "func(1) is the first failing call in args order", case=case, expected=want, got=got,
+                           hint="pool.map, as_completed() and callbacks raise the error that comes first in time. "
+                                "Get the results in the order of args (.get() on each AsyncResult in turn, "
+                                "pool.imap, or executor.map), so that the first failing call's error is raised.")
+    if raised["message"] == "task 1 failed" or "TaskError" not in raised["types"]:
         summary = f"collect() raised {raised['type']} instead of the TaskError that func(1) raised"
     else:
         summary = "collect() raised a TaskError other than the one func(1) raised"
@@ -247,24 +281,29 @@ def test_leaves_no_worker(student):
     failures = {"1": "ValueError"}
     reports, trace = run(student, LEAKS, call_text(args, processes), args=args, processes=processes,
                          failures=failures)
-    workers = worker_pids(trace)
     for path, report in reports.items():
         case = call_text(args, processes) + (", where func(1) raises ValueError" if path == "raised" else "")
         if path not in report:
             continue  # returning versus raising is another check's business
-        marker = trace.batch_of(f"{RETURNED}:{path}")
-        left = sorted(marker.alive & workers) if marker else []
+        left = left_behind(trace, f"{RETURNED}:{path}")
         if left:
+            # What the program says of its pools only words the failure; the processes the grader
+            # saw alive decide it.
             raise CheckFailure(
                 f"{plural(len(left), 'worker process', 'worker processes')} "
                 f"{'was' if len(left) == 1 else 'were'} left behind after collect() {path}"
-                + (f": the pool was never closed ({UNCLOSED})" if report["unclosed"] else ""),
+                + (f": the pool was never closed ({UNCLOSED})" if report.get("unclosed") else ""),
                 case=case, expected="every worker ended and joined",
                 got=f"{len(left)} still running, or ended but never joined", hint=CLOSE_HINT)
-        if report["unclosed"]:
-            raise CheckFailure(f"collect() {path} without closing its pool ({UNCLOSED})", case=case,
-                               expected=f"pool.close() and pool.join() before it {path}",
-                               got="a pool still running", hint=CLOSE_HINT)
+
+
+def left_behind(trace, marker) -> list[int]:
+    """The processes alive, besides the one that called collect(), when the grader saw `marker`."""
+    batch = trace.batch_of(marker)
+    if batch is None:
+        return []
+    main = {a.pid for a in batch.at(marker)}
+    return sorted(batch.alive - main)
 
 
 @check("the pool has exactly `processes` workers", every_start_method=False)
@@ -322,6 +361,9 @@ def test_collects_any_workload(student, args, processes):
                            f"the order {release.finished}", expected=expected(args), got=str(got)[:300],
                            hint=ORDER_HINT)
     in_flight(trace.batches, args, processes, call)
-    if report["unclosed"]:
-        raise CheckFailure(f"collect() returned without closing its pool ({UNCLOSED})", case=call,
-                           expected="the pool closed and joined", got="a pool still running", hint=CLOSE_HINT)
+    left = left_behind(trace, RETURNED)
+    if left:
+        raise CheckFailure(f"collect() returned with {plural(len(left), 'worker process', 'worker processes')} "
+                           "of its pool still there" + (f" ({UNCLOSED})" if report.get("unclosed") else ""),
+                           case=call, expected="the pool closed and joined", got=f"{len(left)} still there",
+                           hint=CLOSE_HINT)

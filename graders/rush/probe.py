@@ -9,6 +9,8 @@ parties, with no timeout and no luck involved.
 Since it runs in the user's process, it also watches that process's queues
 (multiprocessing queues and Manager queue proxies alike):
 
+- before a put, the user waits in pause("put:ID"): the grader decides the
+  order in which the users' puts reach the queue;
 - after full(), empty() or qsize() returns, the user waits in
   pause("check:ID"). Every user who checks before putting is then held between
   the check and the put until all of them have checked, so a check-then-put
@@ -26,7 +28,7 @@ import functools
 import sys
 from multiprocessing import queues
 
-ARRIVE, CHECK, WON = "arrive:", "check:", "won:"
+ARRIVE, CHECK, PUT, WON = "arrive:", "check:", "put:", "won:"
 TAKE, RETURNED, CASE = "kit:take", "kit:returned", "kit:case:"
 CHECKS = ("full", "empty", "qsize")
 PUTS = ("put", "put_nowait")
@@ -74,6 +76,18 @@ def _after(method, prefix):
     return watched
 
 
+def _put(method):
+    """`method` (a put), with a pause before it (the grader orders the puts) and one after it
+    returned (the put succeeded)."""
+    @functools.wraps(method)
+    def watched(*args, **kwargs):
+        _mark(PUT)
+        result = method(*args, **kwargs)
+        _mark(WON)
+        return result
+    return watched
+
+
 def _before_take(method):
     @functools.wraps(method)
     def watched(*args, **kwargs):
@@ -88,6 +102,8 @@ def _watched_call(method):
     def watched(self, methodname, *args, **kwargs):
         if methodname in GETS:
             _mark_take()
+        elif methodname in PUTS:
+            _mark(PUT)
         result = method(self, methodname, *args, **kwargs)
         if methodname in CHECKS:
             _mark(CHECK)
@@ -108,7 +124,7 @@ def _watch_queues():
         for name in CHECKS:
             if name in vars(cls):
                 setattr(cls, name, _after(vars(cls)[name], CHECK))
-        setattr(cls, "put", _after(vars(cls)["put"], WON))
+        setattr(cls, "put", _put(vars(cls)["put"]))
     queues.Queue.get = _before_take(queues.Queue.get)
     queues.Queue.kit_watched = True
     # A user's process has it only if it was handed a Manager queue; importing it

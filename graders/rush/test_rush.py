@@ -24,9 +24,9 @@ from graders.engine.scheduler import Trace
 
 RUSH = "graders.rush.probe:rush"
 BAD_INPUT = "graders.rush.probe:bad_input"
-ARRIVE, CHECK, WON = "arrive:", "check:", "won:"
+ARRIVE, CHECK, PUT, WON = "arrive:", "check:", "put:", "won:"
 TAKE, RETURNED, CASE = "kit:take", "kit:returned", "kit:case:"
-KINDS = {"arrive": ARRIVE, "check": CHECK, "won": WON, "take": TAKE, "returned": RETURNED}
+KINDS = {"arrive": ARRIVE, "check": CHECK, "put": PUT, "won": WON, "take": TAKE, "returned": RETURNED}
 
 PUT_BLOCKS_HINT = (
     "A user waited in put() on a full queue, for a phone that never comes back. Put without blocking "
@@ -65,8 +65,12 @@ class Rush:
 
     @property
     def winners(self) -> list:
-        """The users whose put succeeded, in the order the grader saw them."""
-        return [user for user, _ in self.at(WON)]
+        """The users whose put succeeded, in the order the grader saw them: a "won" only counts from
+        the process that arrived as that user, once."""
+        arrived = {}
+        for user, pid in self.at(ARRIVE):
+            arrived.setdefault(user, pid)
+        return list(dict.fromkeys(user for user, pid in self.at(WON) if arrived.get(user) == pid))
 
 
 def _user_id(text):
@@ -98,7 +102,35 @@ def policy(*priority, order=None):
 
 
 # Every user tries its luck (and finishes trying) before rush() takes a winner off the queue.
-TAKE_LAST = ("check", "won", "arrive", "take", "returned")
+TAKE_LAST = ("check", "won", "put", "arrive", "take", "returned")
+
+
+class OrderedPuts:
+    """A `choose` policy: every user rushes at once, then their puts go through one at a time in
+    `order`, and the winners go on after their puts in the reverse order. `puts` records the order
+    in which the grader let the puts through: the queue holds the winners in that order, which the
+    grader itself decided. A ranking kept anywhere but the queue (a list each winner appends to
+    after its put) comes out reversed."""
+
+    def __init__(self, order):
+        self.rank = {user: n for n, user in enumerate(order)}
+        self.puts = []
+
+    def __call__(self, held, trace):
+        def kind(prefix):
+            return [a for a in held if a.stage.startswith(prefix)]
+        for prefix in (CHECK, ARRIVE):
+            if kind(prefix):
+                return kind(prefix)
+        for prefix, pick in ((PUT, min), (WON, max)):
+            group = kind(prefix)
+            if group:
+                chosen = pick(group, key=lambda a: (self.rank.get(_user_id(a.stage[len(prefix):]), len(self.rank)),
+                                                   a.seq))
+                if prefix == PUT:
+                    self.puts.append(_user_id(chosen.stage[len(PUT):]))
+                return [chosen]
+        return held
 
 
 def run_rush(student, users, stock, choose=policy(*TAKE_LAST)) -> Rush:
@@ -252,11 +284,33 @@ def ranking_is_valid(run: Rush):
                            expected=f"{expected} winners", got=_few(ranking),
                            hint="Queue(0) has no limit at all: with stock 0, nobody wins."
                            if stock == 0 else "Read min(users, stock) winners off the queue.")
-    # Only a watched queue (multiprocessing or Manager) reports its puts; if none did, trust the count.
-    if winners and set(ranking) != set(winners):
+    # The ranking is the program's claim; the successful puts the grader saw, each from the process
+    # of the user who arrived with that id, are its evidence. A queue the grader cannot watch (every
+    # queue the statement allows is watched) or a hook put out of action leaves a ranking unproven.
+    if ranking and not winners:
+        raise CheckFailure("the grader saw no user's put succeed, yet rush() returned a ranking", case=run.case,
+                           expected=f"{expected} successful puts on the queue, one per winner",
+                           got=f"none seen; the ranking is {_few(ranking)}",
+                           hint="Make the queue with multiprocessing.Queue(stock) (or a context's or a Manager's "
+                                "Queue), have each user put its own id on it, and rank what comes off it.")
+    if set(ranking) != set(winners):
         raise CheckFailure("the ranking does not name the users who got a phone", case=run.case,
                            expected=_few(sorted(winners)), got=_few(sorted(ranking)),
                            hint="Rank exactly what comes off the queue.")
+
+
+def last_message(lines, limit=10) -> list[str]:
+    """The last message in `lines`, from its first line: a traceback from "Traceback" (and the
+    "Process ...:" line multiprocessing writes before it), its middle cut if it is long."""
+    start = next((n for n in range(len(lines) - 1, -1, -1) if lines[n].startswith("Traceback")), None)
+    if start is None:
+        return lines[-limit:]
+    if start > 0 and lines[start - 1].startswith("Process ") and lines[start - 1].endswith(":"):
+        start -= 1
+    message = lines[start:]
+    if len(message) > limit:
+        message = message[:2] + [f"    ... ({len(message) - limit + 2} lines)"] + message[-(limit - 3):]
+    return message
 
 
 def _few(values, limit=12) -> str:
@@ -303,7 +357,8 @@ def test_losers_leave_quietly(student):
                            expected="nothing on stderr", got=f"{len(lines)} line(s), ending with: {lines[-1][:200]}",
                            hint="A put without blocking raises queue.Full when the queue is full: catch it "
                                 "(`except queue.Full:`) and just return.",
-                           details=["the program wrote to stderr:"] + ["    " + line for line in lines[-8:]])
+                           details=["the program wrote to stderr (its last message):"]
+                           + ["    " + line for line in last_message(lines)])
 
 
 @check("no user ever waits for a phone: a full queue means sold out at once", every_start_method=False,
@@ -328,22 +383,37 @@ ORDER = [4, 1, 5, 0, 3, 2]  # neither sorted nor reversed: a sorted ranking show
 
 @check("the ranking lists the winners in the order they got their phones", every_start_method=False)
 def test_ranking_in_queue_order(student):
+    # All users rush at once; the grader lets their puts through one at a time, in ORDER, so it
+    # knows the order of the successful puts from its own releases, not from the program.
     order = ORDER
-    run = run_rush(student, users=6, stock=3, choose=policy(*TAKE_LAST, order=order))
+    policy_ = OrderedPuts(order)
+    run = run_rush(student, users=6, stock=3, choose=policy_)
     one_process_per_user(run)
     ranking_is_valid(run)
-    if run.ranking != order[:3]:
-        raise CheckFailure("the ranking is not in the order the winners got their phones",
-                           case=f"{run.case}, users arriving one at a time in the order {order}",
-                           expected=str(order[:3]), got=str(run.ranking),
+    if not policy_.puts:
+        raise CheckFailure("no user put its id on a queue the grader could watch", case=run.case,
+                           expected="each user puts its id on a multiprocessing.Queue or a Manager queue",
+                           got="no put on such a queue",
+                           hint="Make the queue with multiprocessing.Queue(stock) (or a context's Queue) and "
+                                "have each user put its own id on it.")
+    expected = policy_.puts[:min(run.users, run.stock)]
+    if run.ranking != expected:
+        kept = sorted(run.ranking) == sorted(expected)
+        raise CheckFailure("the ranking is not in the order the winners' puts reached the queue",
+                           case=f"{run.case}, all users rushing at once, their puts reaching the queue in the "
+                                f"order {policy_.puts}, each winner going on after its put in the reverse order",
+                           expected=str(expected), got=str(run.ranking),
                            hint="Return the winners in the order q.get() gives them: first in, first ranked. "
-                                "Do not sort them.")
+                                "Do not sort them, and do not keep a ranking of your own (a list each winner "
+                                "appends to): the order of the puts is the queue's, only the queue knows it."
+                           if kept else "Rank what comes off the queue, in the order it comes.")
 
 
 @check("once the phones are sold out, no later user gets one", every_start_method=False)
 def test_sold_out_stays_sold_out(student):
     # Users come one by one, and rush() may take a winner off the queue as soon as it asks.
-    run = run_rush(student, users=6, stock=3, choose=policy("check", "won", "take", "arrive", "returned", order=ORDER))
+    run = run_rush(student, users=6, stock=3,
+                   choose=policy("check", "won", "put", "take", "arrive", "returned", order=ORDER))
     winners = run.winners
     if len(winners) > run.stock:
         raise CheckFailure(f"{len(winners)} users got a phone, but there were only {run.stock}: rush() took "
@@ -374,7 +444,7 @@ def test_waits_for_every_user(student):
     # Pinned to fork: an unjoined child stays in view (running, or a zombie) instead of crashing
     # on the queue that rush() dropped. Winners wait at "won" until rush() has returned, if it
     # returns without them.
-    run = run_rush(student, users=12, stock=4, choose=policy("arrive", "check", "take", "returned", "won"))
+    run = run_rush(student, users=12, stock=4, choose=policy("arrive", "check", "put", "take", "returned", "won"))
     returned = run.trace.batch_of(RETURNED)
     if returned is None:
         return
@@ -382,9 +452,13 @@ def test_waits_for_every_user(student):
     left = returned.alive - {main}
     if left:
         users = len(left & run.user_pids)
-        raise CheckFailure(f"rush() returned before {len(left)} of the processes it started had finished "
-                           f"and been joined ({users} of them users who had called arrive)", case=run.case,
-                           expected="every process joined when rush() returns", got=f"{len(left)} still there",
+        others = len(left) - users
+        what = " and ".join(filter(None, [f"{users} user process{'es' * (users != 1)}" if users else "",
+                                          f"{others} other process{'es' * (others != 1)}" if others else ""]))
+        raise CheckFailure(f"rush() returned while {what} it started {'were' if len(left) > 1 else 'was'} "
+                           "still running or not yet joined", case=run.case,
+                           expected="every process it started finished and joined when rush() returns",
+                           got=f"{what} still there when rush() returned",
                            hint="join() every user before returning the ranking (join them all first, "
                                 "then read the winners).")
 

@@ -1,9 +1,11 @@
-"""Submissions that set the figures a probe once kept in the student's process.
+"""Figures a verdict rests on are the grader's own, not what the program says of itself.
 
-Every figure a verdict rests on is worked out by the grader from what it
-observes (the scheduler's arrivals and batches, /proc); each submission here
-forges what a probe used to count for itself, and must still fail the check
-for the mistake it hides.
+The probe runs inside the student's processes, so whatever it counts there the program can
+rewrite. Each submission below makes a mistake and rewrites the figure that would tell it (a
+counter a probe once kept, the pools it saw left open, the marks of a win), and must still end
+as a failing grade for that mistake: the grader counts for itself (the arrivals and batches of
+the scheduler, the processes it saw alive in /proc, the puts it let through) and treats what
+comes back from the child as a claim.
 """
 from dataclasses import dataclass
 
@@ -63,3 +65,78 @@ def test_a_forged_figure_changes_no_verdict(forger, tmp_path):
     assert failures, f"{forger.about}: {forger.check} passed"
     assert all(f.kind != "grader" for f in failures), failures
     assert any(forger.expect in f.summary for f in failures), f"{forger.about}: {failures[0].summary}"
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    exercise: str
+    about: str
+    check: str
+    method: str
+    edits: tuple  # (old, new) pairs on the reference solution
+
+    def source(self) -> str:
+        exercise = EXERCISES[self.exercise]
+        text = (exercise.solution_dir / exercise.stub).read_text()
+        for old, new in self.edits:
+            assert text.count(old) == 1, old
+            text = text.replace(old, new)
+        return text
+
+
+REWRITES = {
+    "pool_unclosed": Rewrite(
+        "pool", "leaves its pool running, kept alive by a global, and takes it out of the probe's count of "
+                "unclosed pools", "leaves_no_worker", "forkserver",
+        (("""    pool = multiprocessing.Pool(processes)
+    try:
+        pending = [pool.apply_async(func, (a,)) for a in args]  # every task in flight first
+        return [result.get() for result in pending]  # then wait, in the order of args
+    finally:
+        pool.close()
+        pool.join()""", """    pool = multiprocessing.Pool(processes)
+    _KEPT.append(pool)
+    probe = sys.modules.get("graders.pool.probe")
+    if probe is not None and pool in probe.POOLS:
+        probe.POOLS.remove(pool)  # "unclosed": 0
+    pending = [pool.apply_async(func, (a,)) for a in args]
+    return [result.get() for result in pending]
+
+
+_KEPT = []"""),)),
+    "consumer_still_running": Rewrite(
+        "consumer", "goes on after STOP, and makes every consumer look ended to the probe",
+        "stop_ends_consumers", "forkserver",
+        (("""            q.task_done()  # the producer's second q.join() waits for this
+            return""", """            q.task_done()
+            continue"""),
+         ("""STOP = None  # the producer puts""", """multiprocessing.Process.is_alive = lambda self: False  # "still running": none
+STOP = None  # the producer puts"""))),
+    "rush_winners_hidden": Rewrite(
+        "rush", "reads the winners before joining (a get frees a phone), and each user switches off the "
+                "grader's marks in its process after arriving", "sold_out_stays_sold_out", "forkserver",
+        (("""    for p in processes:
+        p.join()  # every user has tried: taking a winner off before would free a phone
+    return [q.get() for _ in range(min(users, stock))]""", """    ranking = [q.get() for _ in range(min(users, stock))]
+    for p in processes:
+        p.join()
+    return ranking"""),
+         ("""        arrive(user_id)  # the grader's start line: every user rushes at the same moment""",
+          """        arrive(user_id)  # the grader's start line: every user rushes at the same moment
+        probe = sys.modules.get("graders.rush.probe")
+        if probe is not None:
+            probe._now["pause"] = None  # no "put" nor "won" marks from here on"""))),
+}
+
+
+@pytest.mark.parametrize("name", REWRITES)
+def test_a_rewritten_figure_still_fails(name, tmp_path):
+    case = REWRITES[name]
+    exercise = EXERCISES[case.exercise]
+    path = tmp_path / exercise.stub
+    path.write_text(case.source())
+    result = grade([exercise], sources={exercise.name: path}, methods=[case.method], checks=[case.check])
+    [check] = [c for c in result.exercises[0].checks if c.name == case.check]
+    failures = [r.failure for r in check.runs if not r.passed]
+    assert failures, f"{case.about}: passed {case.check}"
+    assert all(f.kind != "grader" for f in failures), failures

@@ -573,16 +573,8 @@ KIT_PRIVATE = ("solutions", "tests", ".git")
 
 def protect_kit(kit, slot: Slot | None) -> None:
     """Make the kit's private folders unreadable to the slot user (root only; a no-op otherwise)."""
-    if slot is None:
-        return
-    for name in KIT_PRIVATE:
-        path = os.path.join(kit, name)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:
-            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+    if slot is not None:
+        _make_private([os.path.join(kit, name) for name in KIT_PRIVATE], follow=False)
 
 
 def protect_folders(*paths) -> list[str]:
@@ -590,12 +582,15 @@ def protect_folders(*paths) -> list[str]:
 
     Only as root with the sandbox on; returns the folders whose mode changed.
     """
-    if not wanted():
-        return []
+    return _make_private(paths, follow=True) if wanted() else []
+
+
+def _make_private(paths, follow: bool) -> list[str]:
+    """chmod go-rwx each folder that others may use; the ones changed."""
     changed = []
     for path in paths:
         try:
-            info = os.stat(path)
+            info = os.stat(path) if follow else os.lstat(path)
         except OSError:
             continue
         if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:

@@ -72,6 +72,13 @@ PICTURES = {
         about="A Lock made at module level: the check passes under fork only, and the report says why",
         shows="This works under fork but not under spawn or forkserver", graded=(("lock", "module_lock"),),
         checks=("search_is_concurrent", "buy_is_exclusive")),
+    "crash": Picture(
+        about="A crash told first: a buyer process died of JSONDecodeError, and the report names the exception, "
+              "the student's line and their traceback before anything that followed from it",
+        shows="died of an exception at tickets.py:26 in read_count: JSONDecodeError",
+        graded=(("lock", "buy_empties_file_first"),), checks=("buy_is_exclusive",)),
+    # A picture of a hint drawn from the locks (who held which lock, who waited) belongs here once
+    # a check tells one: it must be drawn from a real report, like the others.
 }
 
 # ---- ANSI to SVG ----

@@ -133,14 +133,17 @@ class Student:
                          lib=self.lib, params=params, start_method=self.start_method,
                          deadline=self.exercise.deadline, choose=choose)
 
-    def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None):
+    def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None, expect_crashes=False):
         """The probe's value; a CheckFailure if the student's code hung, raised or died.
 
         A process or thread of the program that died of an exception is told first: what the
         run did next (a hang, an error, a missing result) follows from it, and is told after.
+        With `expect_crashes`, for a call given bad input on purpose, processes that die of it
+        are part of what the check judges (should the call have refused the input?), not a
+        crash told first; they stay in `outcome.crashes`.
         """
         failure = _ending(outcome, call, hang_hint, case)
-        if outcome.crashes:
+        if outcome.crashes and not expect_crashes:
             failure = crash_failure(outcome, call, case, then=failure)
         if failure is None:
             return outcome.value
@@ -191,6 +194,9 @@ NONE_HINT = ("Under spawn and forkserver every process imports your module afres
              "other processes. Make it in the main code and pass it to each process in its args.")
 RELEASE_HINT = ("A lock was released by a thread that did not hold it (or released once too often). Release "
                 "only what the same thread acquired: `with lock:` pairs each acquire with its release.")
+EMPTY_FILE_HINT = ("The file held no JSON at all when it was read: most likely it was empty, opened for writing "
+                   "(\"w\" empties a file at once) and not written yet, by this process or another. Read what you need before opening a "
+                   "file for writing, and keep readers out while a writer is at work.")
 _RELEASE = ("release unlocked lock", "cannot release un-acquired lock", "semaphore or lock released too many times")
 
 
@@ -226,6 +232,8 @@ def _crash_hint(crash, outcome: Outcome, then) -> str:
         return NONE_HINT
     if any(words in crash.message for words in _RELEASE):
         return RELEASE_HINT
+    if crash.type == "JSONDecodeError" and crash.message.endswith("(char 0)"):
+        return EMPTY_FILE_HINT
     if crash.site and not crash.own:
         return CRASH_INSIDE_HINT.format(site=crash.site, kind=crash.kind)
     return CRASH_HINT.format(kind=crash.kind)

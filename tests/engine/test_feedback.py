@@ -332,3 +332,11 @@ def test_a_check_pinned_to_fork_in_quick_mode_is_told_apart_on_the_last_line():
     result.mode, result.start_methods = "full", ["fork", "spawn", "forkserver"]
     checks[0].runs += [Run("fork", True, 1.0), Run("spawn", True, 1.0)]
     assert render(result).splitlines()[-1].startswith("(full mode, start methods: fork, spawn, forkserver; ")
+
+
+def test_a_call_given_bad_input_on_purpose_may_crash_its_processes():
+    crash = Crash(kind="process", name="Process-1", pid=8, type="FileNotFoundError", message="missing.json")
+    outcome = Outcome(value=[{"raised": None}], crashes=[crash])
+    assert student().finished(outcome, "sell() with bad input", expect_crashes=True) == [{"raised": None}]
+    with pytest.raises(CheckFailure):
+        student().finished(outcome, "sell(db, 3)")

@@ -247,6 +247,10 @@ CRASHES = """
     def square(x):
         return 1 // x
 
+    class Worker(multiprocessing.Process):
+        def run(self):
+            boom()
+
     def probe(student, pause, target):
         if target == "pool":
             with multiprocessing.Pool(1) as pool:
@@ -255,15 +259,23 @@ CRASHES = """
                 except ZeroDivisionError:
                     pass
             return "done"
+        if target == "executor":
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(1) as pool:
+                try:
+                    pool.submit(square, 0).result()
+                except ZeroDivisionError:
+                    pass
+            return "done"
         maker = threading.Thread if target == "thread" else multiprocessing.Process
-        worker = maker(target=boom if target != "caught" else caught)
+        worker = maker(target=boom if target != "caught" else caught) if target != "subclass" else Worker()
         worker.start()
         worker.join()
         return "done"
 """
 
 
-@pytest.mark.parametrize("target, kind", [("process", "process"), ("thread", "thread")])
+@pytest.mark.parametrize("target, kind", [("process", "process"), ("thread", "thread"), ("subclass", "process")])
 def test_a_process_or_thread_that_died_of_an_exception_is_told_first(program, target, kind):
     outcome = program(CRASHES)("probe", target=target)
     assert outcome.value == "done" and len(outcome.crashes) == 1
@@ -277,7 +289,7 @@ def test_a_process_or_thread_that_died_of_an_exception_is_told_first(program, ta
     assert f"    prog.py:{line} in boom: raise ValueError(\"bad bun\")  # boom line" in failure.details
 
 
-@pytest.mark.parametrize("target", ["caught", "pool"])
+@pytest.mark.parametrize("target", ["caught", "pool", "executor"])
 def test_an_exception_the_program_catches_is_no_crash(program, target):
     outcome = program(CRASHES)("probe", target=target)
     assert outcome.value == "done" and outcome.crashes == []

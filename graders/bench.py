@@ -259,7 +259,8 @@ def markdown(report: dict) -> str:
         out.append("")
     if "blocked" in report:
         out.append("## A submission that blocks in every call (full mode; each hang is stuck, no timer)\n\n"
-                   "| exercise | median | spread | runs | hung | skipped | at most hung |\n|---|---|---|---|---|---|---|")
+                   "| exercise | median | spread | runs | hung | skipped | at most hung |\n"
+                   "|---|---|---|---|---|---|---|")
         out += [f"| {r['exercise']} | {r['median']} | {r['min']} to {r['max']} | {r['runs']} | {r['hung']} | "
                 f"{r['skipped']} | {r['bound']} |" for r in report["blocked"]]
         out.append("")

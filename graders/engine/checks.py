@@ -195,8 +195,8 @@ NONE_HINT = ("Under spawn and forkserver every process imports your module afres
 RELEASE_HINT = ("A lock was released by a thread that did not hold it (or released once too often). Release "
                 "only what the same thread acquired: `with lock:` pairs each acquire with its release.")
 EMPTY_FILE_HINT = ("The file held no JSON at all when it was read: most likely it was empty, opened for writing "
-                   "(\"w\" empties a file at once) and not written yet, by this process or another. Read what you need before opening a "
-                   "file for writing, and keep readers out while a writer is at work.")
+                   "(\"w\" empties a file at once) and not written yet, by this process or another. Read what "
+                   "you need before opening a file for writing, and keep readers out while a writer is at work.")
 _RELEASE = ("release unlocked lock", "cannot release un-acquired lock", "semaphore or lock released too many times")
 
 
@@ -212,19 +212,25 @@ def crash_failure(outcome: Outcome, call: str, case, then: CheckFailure | None) 
     same = [c for c in others if (c.type, c.message, c.site) == (first.type, first.message, first.site)]
     if same:
         details.append(f"{_more(len(same), first.kind)} died of the same exception at the same line")
-    for other in (c for c in others if c not in same):
+    different = [c for c in others if c not in same]
+    for other in different[:MORE_CRASHES]:
         where = f" at {other.site}" if other.site else ""
-        details.append(f"{other.name} (a {other.kind} of process {other.pid}) also died{where}: {other.error}")
+        of = f"a thread of process {other.pid}" if other.kind == "thread" else f"process {other.pid}"
+        details.append(f"{other.name} ({of}) also died{where}: {other.error}")
+    if len(different) > MORE_CRASHES:
+        details.append(f"and {len(different) - MORE_CRASHES} more died of other exceptions")
     if then is not None:
         then = then.failure
         details.append(f"what followed: {then.summary}")
         told = then.details[:then.details.index(STDERR)] if STDERR in then.details else then.details
         details += [line for line in told if not line.startswith("raised at ")]
-    return CheckFailure(summary, kind="crash", case=case, hint=_crash_hint(first, outcome, then),
-                        details=details)
+    return CheckFailure(summary, kind="crash", case=case, hint=_crash_hint(first, outcome), details=details)
 
 
-def _crash_hint(crash, outcome: Outcome, then) -> str:
+MORE_CRASHES = 3  # other crashes of a run told, one line each: the first is what to fix
+
+
+def _crash_hint(crash, outcome: Outcome) -> str:
     hint = pickling_hint(crash.error)
     if hint:
         return hint

@@ -35,7 +35,7 @@ def test_usage_errors_exit_2(args, message):
     done = kit(*args)
     assert done.returncode == 2
     assert message in done.stderr
-    if message.startswith(("unknown option", "unexpected argument")):  # the usage shown is the command's, not the kit's list of commands
+    if message.startswith(("unknown option", "unexpected argument")):  # the command's usage, not the kit's
         assert f"usage: python -m graders {args[0]}" in done.stderr and "COMMAND" not in done.stderr
 
 

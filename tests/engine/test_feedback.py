@@ -323,7 +323,8 @@ def test_inline_code_shows_without_backticks_in_the_terminal_and_stays_in_result
                       got="`odd` output", hint="Pass `processes` to `Pool()`.")
     check = check_of(Run("forkserver", False, 1.0, failure))
     plain = report(check)
-    assert "not exactly \u2018processes\u2019 workers" in plain and "hint: Pass \u2018processes\u2019 to \u2018Pool()\u2019." in plain
+    assert "not exactly \u2018processes\u2019 workers" in plain
+    assert "hint: Pass \u2018processes\u2019 to \u2018Pool()\u2019." in plain
     assert "got:      `odd` output" in plain  # the program's own words stay as they were
     ascii_text = render(GradeResult(exercises=[ExerciseResult(name="pool", title="t", checks=[check])],
                                     start_methods=["forkserver"]), colour=False, unicode=False)
@@ -352,3 +353,14 @@ def test_a_call_given_bad_input_on_purpose_may_crash_its_processes():
     assert student().finished(outcome, "sell() with bad input", expect_crashes=True) == [{"raised": None}]
     with pytest.raises(CheckFailure):
         student().finished(outcome, "sell(db, 3)")
+
+
+def test_other_crashes_of_a_run_take_a_line_each_up_to_a_few():
+    crashes_seen = [Crash(kind="process", name=f"Process-{n}", pid=n, type="KeyError", message=str(n),
+                          lines=[f"prog.py:{n} in f: d[{n}]"]) for n in range(1, 7)]
+    with pytest.raises(CheckFailure) as raised:
+        student().finished(Outcome(value=1, crashes=crashes_seen), "run()")
+    details = raised.value.failure.details
+    assert [d for d in details if "also died" in d] == [
+        f"Process-{n} (process {n}) also died at prog.py:{n} in f: KeyError: {n}" for n in (2, 3, 4)]
+    assert details[-1] == "and 2 more died of other exceptions"

@@ -24,6 +24,7 @@ from graders.engine.batch import Batch
 from graders.engine.checks import MAX_TIMEOUTS
 from graders.engine.grade import SHARDS, START_METHODS, grade
 from graders.engine.manifest import KIT
+from graders.engine.results import NOT_RUN
 from graders.engine.run import run_probe
 
 HELP_OUT = "folder for report.md and report.json (default: .kit/bench)"
@@ -125,9 +126,9 @@ def blocked(exercises, repeat) -> list[dict]:
             path.write_text(blocking_source(e))
             t = timed(lambda: grade([e], sources={e.name: path}), repeat)
         failures = [r.failure for c in t.pop("value").exercises[0].checks for r in c.runs if not r.passed]
-        hung = sum(f.kind == "hang" and not f.summary.startswith("not run") for f in failures)
+        hung = sum(f.kind == "hang" and not f.summary.startswith(NOT_RUN) for f in failures)
         rows.append({"exercise": e.name, **t, "runs": len(failures), "hung": hung,
-                     "skipped": sum(f.summary.startswith("not run") for f in failures),
+                     "skipped": sum(f.summary.startswith(NOT_RUN) for f in failures),
                      "bound": SHARDS * MAX_TIMEOUTS})
     return rows
 

@@ -88,7 +88,7 @@ FONT = "'DejaVu Sans Mono', ui-monospace, SFMono-Regular, Menlo, Consolas, 'Libe
 SIZE, LINE, CHAR = 14, 19, 8.43  # px; CHAR is a monospace advance at SIZE (0.6 em, rounded up)
 PAD, BAR = 16, 34  # margin around the text; height of the title bar
 BACKGROUND, FOREGROUND, TITLE = "#1e1f29", "#d8dee9", "#8a8f98"
-FILLS = {"31": "#ff6b6b", "32": "#5fd35f", "33": "#f0c05a"}  # bright enough on the dark background
+FILLS = {"31": "#ff6b6b", "32": "#5fd35f", "33": "#f0c05a", "36": "#7fd1e8"}  # bright enough on the dark background
 DOTS = ("#ff5f57", "#febc2e", "#28c840")
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")

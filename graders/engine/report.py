@@ -33,13 +33,15 @@ class Paint:
         self.ok, self.no = ("✓", "✗") if unicode else ("ok", "FAIL")
         self.quotes = ("\u2018", "\u2019") if unicode else ("'", "'")
 
-    def code(self, text: str | None) -> str | None:
-        """The kit's words with their `inline code` as a terminal shows it: bold in colour (which
-        keeps the line's colour), else in quotes; a backtick itself would show as one."""
+    def code(self, text: str | None, bold_line: bool = False) -> str | None:
+        """The kit's words with their `inline code` as a terminal shows it: in colour, bold (which
+        keeps the line's colour) or, on a bold line, cyan; else in quotes; a backtick itself would
+        show as one."""
         if text is None:
             return None
         if self.colour:
-            return _CODE.sub(lambda m: f"\033[1m{m[1]}\033[22m", text)
+            on, off = ("36", "39") if bold_line else ("1", "22")
+            return _CODE.sub(lambda m: f"\033[{on}m{m[1]}\033[{off}m", text)
         return _CODE.sub(lambda m: f"{self.quotes[0]}{m[1]}{self.quotes[1]}", text)
 
     def __call__(self, text: str, *styles: str) -> str:
@@ -94,9 +96,9 @@ def _exercise(exercise: ExerciseResult, paint: Paint) -> list[str]:
     shown: dict = {}  # what was told in full under an earlier check of this exercise: where
     for check in exercise.checks:
         if check.passed:
-            lines.append(f"  {paint(paint.ok, 'green')} {check.title}")
+            lines.append(f"  {paint(paint.ok, 'green')} {paint.code(check.title)}")
         else:
-            lines.append(f"  {paint(paint.no, 'red')} {paint(check.title, 'bold')}")
+            lines.append(f"  {paint(paint.no, 'red')} {paint(paint.code(check.title, bold_line=True), 'bold')}")
             lines += ["      " + line for line in _failure(check, paint, shown)]
     return lines
 

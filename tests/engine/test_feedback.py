@@ -321,8 +321,9 @@ def test_a_forged_crash_file_is_ignored(tmp_path):
 def test_inline_code_shows_without_backticks_in_the_terminal_and_stays_in_results_files():
     failure = Failure(kind="wrong", summary="collect() started 1 worker, not exactly `processes` workers",
                       got="`odd` output", hint="Pass `processes` to `Pool()`.")
-    check = check_of(Run("forkserver", False, 1.0, failure))
+    check = check_of(Run("forkserver", False, 1.0, failure), title="the pool has exactly `processes` workers")
     plain = report(check)
+    assert "\u2717 the pool has exactly \u2018processes\u2019 workers" in plain
     assert "not exactly \u2018processes\u2019 workers" in plain
     assert "hint: Pass \u2018processes\u2019 to \u2018Pool()\u2019." in plain
     assert "got:      `odd` output" in plain  # the program's own words stay as they were
@@ -331,7 +332,8 @@ def test_inline_code_shows_without_backticks_in_the_terminal_and_stays_in_result
     assert "exactly 'processes' workers" in ascii_text
     coloured = render(GradeResult(exercises=[ExerciseResult(name="pool", title="t", checks=[check])],
                                   start_methods=["forkserver"]), colour=True)
-    assert "exactly \033[1mprocesses\033[22m workers" in coloured
+    assert "exactly \033[1mprocesses\033[22m workers" in coloured  # bold keeps the line's red
+    assert "exactly \033[36mprocesses\033[39m workers" in coloured  # the title is bold already
     assert "exactly `processes` workers" in failure_text(check)
 
 

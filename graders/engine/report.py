@@ -126,16 +126,18 @@ def _failure(check: CheckResult, paint: Paint, shown: dict | None = None, markdo
             keys = [(f.kind, _normal(f.summary)), *_crashes(f)]
             earlier = next((told[k] for k in keys if k in told), None)
             if earlier is not None:
-                if f.summary.startswith(NOT_RUN):
-                    lines.append(paint(f"{where}not run either, for the reason given under {_quote(earlier)} above",
-                                       "red"))
+                if earlier == check.title:  # under another start method of this check, with another case
+                    lines.append(paint(f"{where}the same mistake as above", "red"))
+                elif f.summary.startswith(NOT_RUN):
+                    lines.append(paint(code(f"{where}not run either, for the reason given under {_quote(earlier)} "
+                                            "above"), "red"))
                 else:
-                    lines.append(paint(f"{where}the same mistake as in {_quote(earlier)} above", "red"))
+                    lines.append(paint(code(f"{where}the same mistake as in {_quote(earlier)} above"), "red"))
                 continue
             stuck = _stuck_at(f)
             if stuck is not None and stuck in told:  # another call of the program, the same hang
                 lines.append(paint(where + code(f.summary), "red"))
-                lines.append(f"stuck at the same lines as in {_quote(told[stuck])} above, for the same reason")
+                lines.append(code(f"stuck at the same lines as in {_quote(told[stuck])} above, for the same reason"))
                 continue
             for key in keys + ([stuck] if stuck is not None else []):
                 told.setdefault(key, check.title)
@@ -150,7 +152,7 @@ def _failure(check: CheckResult, paint: Paint, shown: dict | None = None, markdo
         if f.hint:
             first = told.setdefault(("hint", f.hint), check.title)
             if first != check.title:
-                lines.append(paint(f"hint: the one under {_quote(first)} above", "yellow"))
+                lines.append(paint(code(f"hint: the one under {_quote(first)} above"), "yellow"))
             elif f.hint not in hints:  # two failures of one check with one hint: once
                 lines.append(paint(f"hint: {code(f.hint)}", "yellow"))
             hints.add(f.hint)
@@ -158,7 +160,7 @@ def _failure(check: CheckResult, paint: Paint, shown: dict | None = None, markdo
     if passed == ["fork"]:
         note = _fork_only_note([r.failure for r in check.runs if not r.passed])
         if ("note", note) in told and told[("note", note)] != check.title:
-            lines.append(paint(f"This works under fork only, as under {_quote(told[('note', note)])} above.",
+            lines.append(paint(code(f"This works under fork only, as under {_quote(told[('note', note)])} above."),
                                "yellow"))
         else:
             told.setdefault(("note", note), check.title)

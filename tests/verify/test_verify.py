@@ -95,7 +95,7 @@ TOLD_ONCE = ["lock.lock_global_none", "pool.nested_task_function", "rlock.two_rl
              "consumer.done_before_handle"]
 _UNDER = re.compile(r"^under [a-z, ]+: ")
 # The one line that points back at a mistake told in full above: short, and meant to repeat.
-_BACK = re.compile(r"^(the same mistake as in|not run either|stuck at the same lines as in|hint: the one under|"
+_BACK = re.compile(r"^(the same mistake as|not run either|stuck at the same lines as in|hint: the one under|"
                    r"This works under fork only, as under)\b")
 
 

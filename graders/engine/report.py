@@ -172,7 +172,9 @@ def _quote(title: str) -> str:
     return f'"{title}"'
 
 
-_CRASH = re.compile(r"\ba (process|thread) of your program died of an exception(.*)$")
+# A crash's summary (checks.crash_failure): who died, at which line, of which type. Its message is
+# left out: it may name a temporary file, and differs from run to run for the same mistake.
+_CRASH = re.compile(r"\ba (process|thread) of your program died of an exception( at \S+:\d+ in \S+)?: (\w+)")
 _ERROR = re.compile(r"\b([A-Z]\w*(?:Error|Exception|Exit|Interrupt)): (.+)$")
 
 
@@ -182,7 +184,7 @@ def _crashes(f: Failure) -> list[tuple]:
     keys = []
     match = _CRASH.search(f.summary) if f.kind == "crash" else None
     if match:
-        keys.append(("crash", match[1], match[2]))
+        keys.append(("crash", match[1], match[2], match[3]))
     for text in (f.summary, f.got):
         match = _ERROR.search(text or "")
         if match and not f.summary.startswith(NOT_RUN):

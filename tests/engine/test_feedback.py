@@ -366,3 +366,15 @@ def test_other_crashes_of_a_run_take_a_line_each_up_to_a_few():
     assert [d for d in details if "also died" in d] == [
         f"Process-{n} (process {n}) also died at prog.py:{n} in f: KeyError: {n}" for n in (2, 3, 4)]
     assert details[-1] == "and 2 more died of other exceptions"
+
+
+def test_the_same_crash_with_another_message_under_another_call_is_told_once():
+    def crash(call, path):
+        return Failure(kind="crash", summary=f"during {call}, a process of your program died of an exception at "
+                       f"tickets.py:44 in check_db: ValueError: {path} must hold a count", hint="Fix it first.",
+                       details=["Process-1, process 7, died there; its traceback, your lines:"])
+    checks = [check_of(Run("forkserver", False, 1.0, crash("sell(db, 3)", "/tmp/a/t.json")), name="a", title="A"),
+              check_of(Run("forkserver", False, 1.0, crash("sell(db, 1)", "/tmp/b/t.json")), name="b", title="B")]
+    lines = [line.strip() for line in report(*checks).splitlines()]
+    assert 'under forkserver: the same mistake as in "A" above' in lines
+    assert sum("Fix it first." in line for line in lines) == 1

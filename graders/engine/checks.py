@@ -108,6 +108,7 @@ class TimeBudget:
     limit: int = MAX_TIMEOUTS
     timeouts: int = 0
     by_check: dict = field(default_factory=dict)
+    charged: object = None  # the last hung run counted, so that finished() does not count it again
 
 
 @dataclass
@@ -129,9 +130,22 @@ class Student:
             times = "once" if self.budget.limit == 1 else f"{self.budget.limit} times"
             raise CheckFailure(f"{NOT_RUN}the program already hung (or ran out of memory) {times} in this exercise",
                                kind="hang", hint="Fix the hang reported above first.")
-        return run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
-                         lib=self.lib, params=params, start_method=self.start_method,
-                         deadline=self.exercise.deadline, choose=choose)
+        outcome = run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
+                            lib=self.lib, params=params, start_method=self.start_method,
+                            deadline=self.exercise.deadline, choose=choose)
+        if outcome.hang is not None:
+            # Counted here, whether or not the check goes on to call finished() (one that tells
+            # its hangs in its own words may not); finished() puts its own failure in its place.
+            self._charge(outcome, _ending(outcome, "the program", None, None))
+        return outcome
+
+    def _charge(self, outcome: Outcome, failure: CheckFailure) -> None:
+        """A hang costs a deadline, or STALL seconds when stuck: either way once per check
+        (hypothesis would shrink it run after run), and a few per exercise."""
+        if self.budget.charged is not outcome:
+            self.budget.timeouts += 1
+            self.budget.charged = outcome
+        self.budget.by_check[self.check] = failure
 
     def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None, expect_crashes=False):
         """The probe's value; a CheckFailure if the student's code hung, raised or died.
@@ -148,10 +162,7 @@ class Student:
         if failure is None:
             return outcome.value
         if outcome.hang is not None:
-            # A hang costs a deadline, or STALL seconds when stuck: either way once per check
-            # (hypothesis would shrink it run after run), and a few per exercise.
-            self.budget.timeouts += 1
-            self.budget.by_check[self.check] = failure
+            self._charge(outcome, failure)
         raise failure
 
 

@@ -1,24 +1,22 @@
 """The time budget: a program that hangs (past its deadline, or stuck) pays it once per check,
 and a few times per exercise (once in quick mode) before the exercise's remaining runs are skipped."""
+import types
+
 import pytest
 
 from graders import bench
-from graders.engine import manifest
+from graders.engine import checks, manifest
 from graders.engine.grade import SHARDS, grade
-
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.report import render
 from graders.engine.results import NOT_RUN, CheckResult, ExerciseResult, GradeResult, Run
 from graders.engine.run import Hang, Outcome
 
-PAST_DEADLINE = Outcome(hang=Hang(reason="deadline", waited=10.0))
-
-
 def hang_in(budget: TimeBudget, check: str) -> CheckFailure:
     """One run of `check` that reached its deadline, as Student.finished records it."""
     student = Student(exercise=None, submission="", lib="", start_method="forkserver", budget=budget, check=check)
     with pytest.raises(CheckFailure) as raised:
-        student.finished(PAST_DEADLINE, "sell(db, 3)")
+        student.finished(Outcome(hang=Hang(reason="deadline", waited=10.0)), "sell(db, 3)")
     return raised.value
 
 
@@ -81,3 +79,19 @@ def test_a_submission_that_blocks_in_every_call_gets_a_stuck_hang_for_each_check
     assert all(r.failure.kind == "hang" for r in runs)
     assert all("never finished: after" in r.failure.summary for r in stuck), [r.failure.summary for r in stuck]
     assert 1 <= len(stuck) <= SHARDS * MAX_TIMEOUTS
+
+
+def test_a_hang_counts_once_whether_or_not_the_check_calls_finished(monkeypatch):
+    """A check that tells a hang in its own words (rush's) never calls finished(): the run counts."""
+    monkeypatch.setattr(checks, "run_probe", lambda **params: Outcome(hang=Hang(reason="stuck", waited=2.0)))
+    budget = TimeBudget(limit=2)
+    exercise = types.SimpleNamespace(module="prog", deadline=5.0)
+    for name, call_finished in (("a", True), ("b", False)):
+        student = Student(exercise=exercise, submission="", lib="", start_method="fork", budget=budget, check=name)
+        outcome = student.run("probe")
+        if call_finished:
+            with pytest.raises(CheckFailure):
+                student.finished(outcome, "sell(db, 3)")
+    assert budget.timeouts == 2 and set(budget.by_check) == {"a", "b"}
+    assert "sell(db, 3)" in budget.by_check["a"].failure.summary  # the check's own words replace the first
+    assert skipped(budget, "c").failure.summary.startswith(NOT_RUN)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from graders.engine import manifest
 from graders.engine.batch import Batch
-from graders.engine.grade import START_METHODS, grade
+from graders.engine.checks import MAX_TIMEOUTS
+from graders.engine.grade import SHARDS, START_METHODS, grade
 from graders.engine.manifest import KIT
+from graders.engine.results import NOT_RUN
 from graders.engine.run import run_probe
 
 HELP_OUT = "folder for report.md and report.json (default: .kit/bench)"
@@ -31,9 +33,9 @@ HELP_EXERCISES = "exercises to measure (default: all)"
 HELP_CORES = "comma-separated numbers of cores for the batch figures (default: 1,2,all)"
 HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
 HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): "
-                 "solutions,wrong,hang,timeouts,floor,batch,stability")
+                 "solutions,wrong,hang,timeouts,blocked,floor,batch,stability")
 HELP_STABILITY = "grades per submission for the stability section (default: 20)"
-SECTIONS = ("solutions", "wrong", "hang", "timeouts", "floor", "batch", "stability")
+SECTIONS = ("solutions", "wrong", "hang", "timeouts", "blocked", "floor", "batch", "stability")
 PROCESSES = 3  # processes started by the floor program, like a typical check
 
 
@@ -115,6 +117,48 @@ def timeouts(repeat) -> list[dict]:
             t = timed(lambda: grade([exercise], sources={exercise.name: path}, methods=list(START_METHODS)).passed,
                       repeat)
             rows.append({"submission": label, **t})
+    return rows
+
+
+# Appended to a solution: every function of the module, once imported, blocks for ever on a
+# lock it already holds, with no timer, so every run of every check is a stuck hang.
+BLOCK_EVERY_CALL = textwrap.dedent("""
+
+    import threading as _threading
+
+
+    def _blocked(*args, **kwargs):
+        lock = _threading.Lock()
+        lock.acquire()
+        lock.acquire()
+
+
+    for _name, _value in list(globals().items()):
+        if callable(_value) and getattr(_value, "__module__", None) == __name__ and _value is not _blocked:
+            globals()[_name] = _blocked
+""")
+
+
+def blocking_source(exercise) -> str:
+    """The exercise's solution with every one of its calls blocking: a stuck hang each time."""
+    return (exercise.solution_dir / exercise.stub).read_text() + BLOCK_EVERY_CALL
+
+
+def blocked(exercises, repeat) -> list[dict]:
+    """A submission that blocks in every call, graded in full: what hangs cost, bounded by the
+    time budget (each check's first hang is its verdict; a few hangs per grading process).
+    "told as a hang" counts failures, so checks that share one run (rush's) count its hang each."""
+    rows = []
+    for e in exercises:
+        with tempfile.TemporaryDirectory(prefix="kit-bench-") as folder:
+            path = Path(folder) / e.stub
+            path.write_text(blocking_source(e))
+            t = timed(lambda: grade([e], sources={e.name: path}), repeat)
+        failures = [r.failure for c in t.pop("value").exercises[0].checks for r in c.runs if not r.passed]
+        hung = sum(f.kind == "hang" and not f.summary.startswith(NOT_RUN) for f in failures)
+        rows.append({"exercise": e.name, **t, "runs": len(failures), "hung": hung,
+                     "skipped": sum(f.summary.startswith(NOT_RUN) for f in failures),
+                     "bound": SHARDS * MAX_TIMEOUTS})
     return rows
 
 
@@ -248,6 +292,12 @@ def markdown(report: dict) -> str:
                    "| submission | median | spread | passed |\n|---|---|---|---|")
         out += [f"| {r['submission']} | {r['median']} | {r['min']} to {r['max']} | {r['value']} |"
                 for r in report["timeouts"]]
+    if "blocked" in report:
+        out.append("## A submission that blocks in every call (full mode; each hang is stuck, no timer)\n\n"
+                   "| exercise | median | spread | runs | told as a hang | skipped | hung runs at most |\n"
+                   "|---|---|---|---|---|---|---|")
+        out += [f"| {r['exercise']} | {r['median']} | {r['min']} to {r['max']} | {r['runs']} | {r['hung']} | "
+                f"{r['skipped']} | {r['bound']} |" for r in report["blocked"]]
         out.append("")
     if "floor" in report:
         out.append(f"## The floor: starting {PROCESSES} processes, bare and under the engine\n\n"
@@ -297,6 +347,7 @@ def main(argv=None) -> int:
              "wrong": lambda: wrong(exercises, args.repeat),
              "hang": lambda: hang(args.repeat), "timeouts": lambda: timeouts(args.repeat),
              "floor": lambda: floor(args.repeat),
+             "blocked": lambda: blocked(exercises, args.repeat),
              "batch": lambda: batch(cores_list, sizes, exercises[0]),
              "stability": lambda: stability(exercises, args.stability_grades, 2 * cores)}
     for section in sections:

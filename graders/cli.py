@@ -6,6 +6,7 @@ error, 3 the graders themselves could not run, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 
@@ -27,23 +28,48 @@ COMMANDS = {
 }
 
 
+# The commands a student or an instructor runs through nox, with the same name: their help is
+# `nox -s NAME -- --help`. Any other is run as `python -m graders NAME`.
+SESSIONS = {"grade", "hint", "status", "watch", "handout", "autograder"}
+
+
 def parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; only `command` (when given) gets its own options."""
+    return _parsers(command)[0]
+
+
+def _parsers(command: str | None) -> tuple[argparse.ArgumentParser, dict]:
     top = argparse.ArgumentParser(prog="python -m graders", description="Multiprocessing exercise kit.")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subs = {}
     for name, (path, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text)
+        sub = subs[name] = commands.add_parser(name, help=help_text)
         if name == command:
             module = importlib.import_module(path)
             sub.description = module.__doc__.splitlines()[0]
             module.add_arguments(sub)
-    return top
+    return top, subs
+
+
+def unknown(extra: list[str], sub: argparse.ArgumentParser, command: str) -> str:
+    """What a command says of arguments it does not take: the nearest option, and where its help is."""
+    word = extra[0]
+    helped = f"nox -s {command} -- --help" if command in SESSIONS else f"python -m graders {command} --help"
+    if not word.startswith("-"):
+        return f"unexpected argument {word!r}; `{helped}` lists what {command} takes"
+    options = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
+    near = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.75)
+    maybe = f"; did you mean {near[0]}?" if near else ";"
+    return f"unknown option {word}{maybe} `{helped}` lists the options"
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
-    args = parser(command).parse_args(argv)
+    top, subs = _parsers(command)
+    args, extra = top.parse_known_args(argv)
+    if extra:  # the command's own usage, not the kit's: the student typed that command
+        subs[args.command].error(unknown(extra, subs[args.command], args.command))
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return module.run(args)

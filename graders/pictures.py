@@ -72,6 +72,13 @@ PICTURES = {
         about="A Lock made at module level: the check passes under fork only, and the report says why",
         shows="This works under fork but not under spawn or forkserver", graded=(("lock", "module_lock"),),
         checks=("search_is_concurrent", "buy_is_exclusive")),
+    "crash": Picture(
+        about="A crash told first: a buyer process died of JSONDecodeError, and the report names the exception, "
+              "the student's line and their traceback before anything that followed from it",
+        shows="died of an exception at tickets.py:26 in read_count: JSONDecodeError",
+        graded=(("lock", "buy_empties_file_first"),), checks=("buy_is_exclusive",)),
+    # A picture of a hint drawn from the locks (who held which lock, who waited) belongs here once
+    # a check tells one: it must be drawn from a real report, like the others.
 }
 
 # ---- ANSI to SVG ----
@@ -81,7 +88,7 @@ FONT = "'DejaVu Sans Mono', ui-monospace, SFMono-Regular, Menlo, Consolas, 'Libe
 SIZE, LINE, CHAR = 14, 19, 8.43  # px; CHAR is a monospace advance at SIZE (0.6 em, rounded up)
 PAD, BAR = 16, 34  # margin around the text; height of the title bar
 BACKGROUND, FOREGROUND, TITLE = "#1e1f29", "#d8dee9", "#8a8f98"
-FILLS = {"31": "#ff6b6b", "32": "#5fd35f", "33": "#f0c05a"}  # bright enough on the dark background
+FILLS = {"31": "#ff6b6b", "32": "#5fd35f", "33": "#f0c05a", "36": "#7fd1e8"}  # bright enough on the dark background
 DOTS = ("#ff5f57", "#febc2e", "#28c840")
 
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")

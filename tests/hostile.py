@@ -73,7 +73,8 @@ HOSTILES = [
             graders.engine.hook.Pause.__call__ = lambda self, stage="", *a, **k: None
             graders.engine.runner._jsonable = lambda value, depth=0: [True] * 8
             sys.modules["pytest"] = sys.modules["hypothesis"] = sys.modules["graders.engine.runner"]
-            """), "0 buyer process(es) called pause('search')", needs_sandbox_user=True),
+            """), "0 buyer process(es) called pause('search') | of your program died of an exception",
+            needs_sandbox_user=True),  # unpaused buyers race on the file: one may read it half-written
     Hostile("fake_summary", "prints a fake success summary", "import", """
             import sys
             print("lock: 7/7 checks passed, score 100/100")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from graders import state
 from graders.commands.grade import choose_one
+from graders.engine.report import Paint, use_colour, use_unicode
 
 
 def add_arguments(parser) -> None:
@@ -18,8 +19,9 @@ def run(args) -> int:
         return 0
     seen = min(state.hints_shown().get(exercise.name, 0), len(hints))
     shown = seen if args.again and seen else min(seen + 1, len(hints))
+    paint = Paint(use_colour(), use_unicode())
     for number in range(1, shown + 1):
-        print(f"Hint {number} of {len(hints)} for {exercise.name}: {hints[number - 1]}")
+        print(f"Hint {number} of {len(hints)} for {exercise.name}: {paint.code(hints[number - 1])}")
     if shown == len(hints):
         print("That was the last hint. The statement is in "
               f"exercises/{exercise.name}/README.md.")

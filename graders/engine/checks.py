@@ -85,7 +85,7 @@ def pickling_hint(*texts: str | None) -> str | None:
             "in the args of each Process.")
 
 
-MAX_TIMEOUTS = 3  # deadline hangs per exercise and grading process before its remaining runs are skipped
+MAX_TIMEOUTS = 3  # hangs per exercise and grading process before its remaining runs are skipped
 QUICK_MAX_TIMEOUTS = 1  # the same in quick mode, the inner loop: one hang told in full is enough to act on
 BUSY_HINT = ("The program was still running at the deadline: look for a loop that never ends, "
              "or a wait that never gets its answer, at the lines above.")
@@ -93,20 +93,22 @@ BUSY_HINT = ("The program was still running at the deadline: look for a loop tha
 
 @dataclass
 class TimeBudget:
-    """Keeps a submission that loops forever from costing a deadline per run.
+    """Keeps a submission that hangs from costing a hang per run.
 
-    Within one check, the first run that reaches its deadline (or the memory
-    cap of the whole process tree) ends the check: later runs (hypothesis's
-    shrinking, say) fail at once with that same failure. Across an exercise,
-    after `limit` such runs (MAX_TIMEOUTS, or QUICK_MAX_TIMEOUTS in quick
-    mode) the remaining runs are not started. Each
-    grading process has its budget, and a fixed share of the runs in a fixed
-    order (grade.SHARDS), so the verdict is the same on every grade.
+    Within one check, the first run that hangs (at its deadline, at the memory
+    cap of the whole process tree, or stuck: everything blocked for STALL
+    seconds) ends the check: later runs (hypothesis's shrinking, say) fail at
+    once with that same failure. Across an exercise, after `limit` such runs
+    (MAX_TIMEOUTS, or QUICK_MAX_TIMEOUTS in quick mode) the remaining runs are
+    not started. Each grading process has its budget, and a fixed share of the
+    runs in a fixed order (grade.SHARDS), so the verdict is the same on every
+    grade.
     """
 
     limit: int = MAX_TIMEOUTS
     timeouts: int = 0
     by_check: dict = field(default_factory=dict)
+    charged: object = None  # the last hung run counted, so that finished() does not count it again
 
 
 @dataclass
@@ -126,45 +128,136 @@ class Student:
             raise earlier
         if self.budget.timeouts >= self.budget.limit:
             times = "once" if self.budget.limit == 1 else f"{self.budget.limit} times"
-            raise CheckFailure(f"{NOT_RUN}the program already ran past its deadline (or its memory) "
-                               f"{times} in this exercise",
+            raise CheckFailure(f"{NOT_RUN}the program already hung (or ran out of memory) {times} in this exercise",
                                kind="hang", hint="Fix the hang reported above first.")
-        return run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
-                         lib=self.lib, params=params, start_method=self.start_method,
-                         deadline=self.exercise.deadline, choose=choose)
-
-    def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None):
-        """The probe's value; a CheckFailure if the student's code hung, raised or died."""
-        pickled = pickling_hint(outcome.stderr)  # a child died of it: the likeliest cause of what follows
+        outcome = run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
+                            lib=self.lib, params=params, start_method=self.start_method,
+                            deadline=self.exercise.deadline, choose=choose)
         if outcome.hang is not None:
-            busy = outcome.hang.reason == "deadline"
-            hint = BUSY_HINT if busy else MEMORY_HINT if outcome.hang.reason == "memory" else hang_hint
-            if outcome.hang.reason != "memory" and not outcome.hang.deadlocks:
-                hint = pickled or hint
-            failure = CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
-                                   hint=hint, details=hang_details(outcome))
-            if outcome.hang.reason in ("deadline", "memory"):  # costly to meet again: once per check
-                self.budget.timeouts += 1
-                self.budget.by_check[self.check] = failure
-            raise failure
-        if outcome.error is not None:
-            error = outcome.error
-            frames = [f"{f['file'].rsplit('/', 1)[-1]}:{f['line']} in {f['func']}" for f in error["frames"]]
-            raise CheckFailure(f"{call} raised {error['type']}: {error['message']}", kind="crash",
-                               case=case, hint=pickling_hint(f"{error['type']}: {error['message']}") or pickled,
-                               details=(["raised at " + " <- ".join(reversed(frames))] if frames else [])
-                               + _stderr_tail(outcome))
-        if outcome.exit_code is not None:
-            if outcome.exit_code < 0:
-                raise CheckFailure(f"the program's process was stopped before {call} returned: "
-                                   + _signal_reason(-outcome.exit_code), kind="crash", case=case,
-                                   hint=pickled, details=_stderr_tail(outcome))
-            raise CheckFailure(
-                f"the program ended its own process before {call} returned (exit code {outcome.exit_code})",
-                kind="crash", case=case,
-                hint="Do not call sys.exit() or os._exit() in the code the grader calls.",
-                details=_stderr_tail(outcome))
-        return outcome.value
+            # Counted here, whether or not the check goes on to call finished() (one that tells
+            # its hangs in its own words may not); finished() puts its own failure in its place.
+            self._charge(outcome, _ending(outcome, "the program", None, None))
+        return outcome
+
+    def _charge(self, outcome: Outcome, failure: CheckFailure) -> None:
+        """A hang costs a deadline, or STALL seconds when stuck: either way once per check
+        (hypothesis would shrink it run after run), and a few per exercise."""
+        if self.budget.charged is not outcome:
+            self.budget.timeouts += 1
+            self.budget.charged = outcome
+        self.budget.by_check[self.check] = failure
+
+    def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None, expect_crashes=False):
+        """The probe's value; a CheckFailure if the student's code hung, raised or died.
+
+        A process or thread of the program that died of an exception is told first: what the
+        run did next (a hang, an error, a missing result) follows from it, and is told after.
+        With `expect_crashes`, for a call given bad input on purpose, processes that die of it
+        are part of what the check judges (should the call have refused the input?), not a
+        crash told first; they stay in `outcome.crashes`.
+        """
+        failure = _ending(outcome, call, hang_hint, case)
+        if outcome.crashes and not expect_crashes:
+            failure = crash_failure(outcome, call, case, then=failure)
+        if failure is None:
+            return outcome.value
+        if outcome.hang is not None:
+            self._charge(outcome, failure)
+        raise failure
+
+
+def _ending(outcome: Outcome, call: str, hang_hint, case) -> CheckFailure | None:
+    """How the run ended, when it did not return a value: a hang, an exception, an exit."""
+    pickled = pickling_hint(outcome.stderr)  # a child died of it: the likeliest cause of what follows
+    if outcome.hang is not None:
+        busy = outcome.hang.reason == "deadline"
+        hint = BUSY_HINT if busy else MEMORY_HINT if outcome.hang.reason == "memory" else hang_hint
+        if outcome.hang.reason != "memory" and not outcome.hang.deadlocks:
+            hint = pickled or hint
+        return CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
+                            hint=hint, details=hang_details(outcome))
+    if outcome.error is not None:
+        error = outcome.error
+        frames = [f"{f['file'].rsplit('/', 1)[-1]}:{f['line']} in {f['func']}" for f in error["frames"]]
+        return CheckFailure(f"{call} raised {error['type']}: {error['message']}", kind="crash",
+                            case=case, hint=pickling_hint(f"{error['type']}: {error['message']}") or pickled,
+                            details=(["raised at " + " <- ".join(reversed(frames))] if frames else [])
+                            + _stderr_tail(outcome))
+    if outcome.exit_code is not None:
+        if outcome.exit_code < 0:
+            return CheckFailure(f"the program's process was stopped before {call} returned: "
+                                + _signal_reason(-outcome.exit_code), kind="crash", case=case,
+                                hint=pickled, details=_stderr_tail(outcome))
+        return CheckFailure(
+            f"the program ended its own process before {call} returned (exit code {outcome.exit_code})",
+            kind="crash", case=case,
+            hint="Do not call sys.exit() or os._exit() in the code the grader calls.",
+            details=_stderr_tail(outcome))
+    return None
+
+
+CRASH_HINT = ("That exception ended the {kind}: fix it first. What else went wrong in this run (a missing "
+              "pause, a wrong count, a hang) can follow from a {kind} that stopped half-way.")
+CRASH_INSIDE_HINT = ("It was raised inside a call your code made at {site}, not by that line itself: catch what "
+                     "that call may raise where the {kind} must go on, or keep it from raising.")
+NONE_HINT = ("Under spawn and forkserver every process imports your module afresh and runs none of your main "
+             "code: a global that the main code set (a lock still None at module level, say) is not set in the "
+             "other processes. Make it in the main code and pass it to each process in its args.")
+RELEASE_HINT = ("A lock was released by a thread that did not hold it (or released once too often). Release "
+                "only what the same thread acquired: `with lock:` pairs each acquire with its release.")
+EMPTY_FILE_HINT = ("The file held no JSON at all when it was read: most likely it was empty, opened for writing "
+                   "(\"w\" empties a file at once) and not written yet, by this process or another. Read what "
+                   "you need before opening a file for writing, and keep readers out while a writer is at work.")
+_RELEASE = ("release unlocked lock", "cannot release un-acquired lock", "semaphore or lock released too many times")
+
+
+def crash_failure(outcome: Outcome, call: str, case, then: CheckFailure | None) -> CheckFailure:
+    """The first exception that ended a process or thread of the program, told first; `then`, what
+    the run did after (a hang, an error of the call), in a line after it."""
+    first, *others = outcome.crashes
+    at = f" at {first.site}" if first.site else ""
+    summary = f"during {call}, a {first.kind} of your program died of an exception{at}: {first.error}"
+    who = f"a thread of process {first.pid}" if first.kind == "thread" else f"process {first.pid}"
+    details = [f"{first.name}, {who}, died there; its traceback, your lines:"]
+    details += ["    " + line for line in first.lines] or ["    (none: it was raised in the library code it ran)"]
+    same = [c for c in others if (c.type, c.message, c.site) == (first.type, first.message, first.site)]
+    if same:
+        details.append(f"{_more(len(same), first.kind)} died of the same exception at the same line")
+    different = [c for c in others if c not in same]
+    for other in different[:MORE_CRASHES]:
+        where = f" at {other.site}" if other.site else ""
+        of = f"a thread of process {other.pid}" if other.kind == "thread" else f"process {other.pid}"
+        details.append(f"{other.name} ({of}) also died{where}: {other.error}")
+    if len(different) > MORE_CRASHES:
+        details.append(f"and {len(different) - MORE_CRASHES} more died of other exceptions")
+    if then is not None:
+        then = then.failure
+        details.append(f"what followed: {then.summary}")
+        told = then.details[:then.details.index(STDERR)] if STDERR in then.details else then.details
+        details += [line for line in told if not line.startswith("raised at ")]
+    return CheckFailure(summary, kind="crash", case=case, hint=_crash_hint(first, outcome), details=details)
+
+
+MORE_CRASHES = 3  # other crashes of a run told, one line each: the first is what to fix
+
+
+def _crash_hint(crash, outcome: Outcome) -> str:
+    hint = pickling_hint(crash.error)
+    if hint:
+        return hint
+    if "NoneType" in crash.message and outcome.start_method in ("spawn", "forkserver"):
+        return NONE_HINT
+    if any(words in crash.message for words in _RELEASE):
+        return RELEASE_HINT
+    if crash.type == "JSONDecodeError" and crash.message.endswith("(char 0)"):
+        return EMPTY_FILE_HINT
+    if crash.site and not crash.own:
+        return CRASH_INSIDE_HINT.format(site=crash.site, kind=crash.kind)
+    return CRASH_HINT.format(kind=crash.kind)
+
+
+def _more(n: int, kind: str) -> str:
+    return f"{n} more {kind}" if n == 1 else f"{n} more {kind}es" if kind == "process" else f"{n} more {kind}s"
 
 
 MEMORY_HINT = "Look for a list, string or buffer that keeps growing, or for processes started in a loop."
@@ -243,9 +336,12 @@ def _site(frame: str) -> str:
     return frame.split(" in ", 1)[0]
 
 
+STDERR = "the program wrote to stderr:"
+
+
 def _stderr_tail(outcome: Outcome, lines: int = 12) -> list[str]:
     text = outcome.stderr.strip()
     if not text:
         return []
     tail = text.splitlines()[-lines:]
-    return ["the program wrote to stderr:"] + ["    " + line for line in tail]
+    return [STDERR] + ["    " + line for line in tail]

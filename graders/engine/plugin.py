@@ -148,7 +148,8 @@ def pytest_sessionfinish(session):
         by_exercise[name].checks.append(CheckResult(
             name=check, title=getattr(item.function, "kit_title", check),
             weight=exercise.checks.get(check, 1), runs=runs,
-            visibility="hidden" if getattr(item.function, "kit_hidden", False) else "public"))
+            visibility="hidden" if getattr(item.function, "kit_hidden", False) else "public",
+            pinned=getattr(item.function, "kit_start_method", None)))
     result.exercises = [by_exercise[n] for n in config.kit_exercises if n in by_exercise]
     Path(path).write_text(result.to_json())
 

@@ -42,6 +42,7 @@ class CheckResult:
     weight: int
     runs: list[Run] = field(default_factory=list)
     visibility: str = "public"  # or "hidden": left out of the student handout
+    pinned: str | None = None  # the start method the check always runs under (@check(start_method=...))
 
     @property
     def passed(self) -> bool:
@@ -97,7 +98,7 @@ class GradeResult:
                 checks=[
                     CheckResult(
                         name=c["name"], title=c["title"], weight=c["weight"],
-                        visibility=c.get("visibility", "public"),
+                        visibility=c.get("visibility", "public"), pinned=c.get("pinned"),
                         runs=[Run(start_method=r["start_method"], passed=r["passed"], seconds=r["seconds"],
                                   failure=Failure(**r["failure"]) if r["failure"] else None)
                               for r in c["runs"]])

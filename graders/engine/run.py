@@ -12,7 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import limits, locktrace, stacks, untrusted
+from graders.engine import crashes, limits, locktrace, stacks, untrusted
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
@@ -51,6 +51,7 @@ class Outcome:
     stderr: str = ""
     trace: Trace = field(default_factory=Trace)
     start_method: str = ""
+    crashes: list = field(default_factory=list)  # processes and threads that died of an exception (crashes.py)
 
     @property
     def finished(self) -> bool:
@@ -101,6 +102,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                 outcome.error = result.get("error")
             else:
                 outcome.exit_code = child.returncode
+        outcome.crashes = crashes.read(os.path.join(folder, "stacks"), submission,
+                                       None if outcome.hang else result_path)
         outcome.stdout = _read_capped(os.path.join(folder, "stdout"))
         stderr = stacks.drop_exit_warnings(_read_capped(os.path.join(folder, "stderr")))
         outcome.stderr = stacks.clean_traceback(stderr, submission)

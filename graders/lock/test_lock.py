@@ -257,7 +257,7 @@ def bad_input(student, cases):
     """Run sell() on each case: each must raise its error, leave its file alone, start no buyer."""
     before = {c["db_path"]: _read(c["db_path"]) for c in cases}
     outcome = student.run(BAD_INPUT, cases=cases)
-    report = student.finished(outcome, "sell() with bad input")
+    report = student.finished(outcome, "sell() with bad input", expect_crashes=True)
     for case, got in zip(cases, report):
         expect_error(case, got, case["error"], name_file=case.get("names_file", False))
         if _read(case["db_path"]) != before[case["db_path"]]:

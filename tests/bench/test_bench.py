@@ -32,3 +32,10 @@ def test_the_batch_figures_come_from_the_batch_command_on_pinned_cores(tmp_path)
     [row] = json.loads((tmp_path / "report.json").read_text())["batch"]
     assert (row["cores"], row["jobs"], row["submissions"], row["all_passed"]) == (1, 1, 1, True)
     assert "## Batch throughput" in (tmp_path / "report.md").read_text()
+
+
+def test_the_blocked_section_reports_hangs_against_their_bound():
+    from graders import bench
+    row = {"exercise": "lock", "median": 9.1, "min": 9.0, "max": 9.3, "runs": 13, "hung": 6, "skipped": 7, "bound": 6}
+    text = bench.markdown({"when": "now", "repeat": 1, "machine": "m", "blocked": [row]})
+    assert "## A submission that blocks in every call" in text and "| lock | 9.1 | 9.0 to 9.3 | 13 | 6 | 7 | 6 |" in text

@@ -23,7 +23,9 @@ def test_an_unknown_exercise_lists_the_valid_names():
     (["grade", "lock", "--submission", "no/such/folder"], "no such submission"),
     (["grade", "--submission", "solutions/lock/tickets.py"], "a single file can be graded for one exercise only"),
     (["grade", "lock", "--submission", "tests"], "the submission has no"),
-    (["grade", "--bogus"], "unrecognized arguments"),
+    (["grade", "--bogus"], "unknown option --bogus; `nox -s grade -- --help` lists the options"),
+    (["grade", "lock", "--quik"], "unknown option --quik; did you mean --quick? `nox -s grade -- --help`"),
+    (["hint", "lock", "extra"], "unexpected argument 'extra'; `nox -s hint -- --help` lists what hint takes"),
     (["grade", "rush", "--checks", "nosuch"], "unknown check 'nosuch' for rush; the checks are: users_rush_at_once"),
     (["grade", "lock", "--checks", "users_rush_at_once"], "unknown check 'users_rush_at_once' for lock"),
     (["hint"], "name an exercise: nox -s hint -- NAME, where NAME is one of: lock, consumer"),
@@ -33,6 +35,8 @@ def test_usage_errors_exit_2(args, message):
     done = kit(*args)
     assert done.returncode == 2
     assert message in done.stderr
+    if message.startswith(("unknown option", "unexpected argument")):  # the command's usage, not the kit's
+        assert f"usage: python -m graders {args[0]}" in done.stderr and "COMMAND" not in done.stderr
 
 
 def test_help_names_every_option():

@@ -1,15 +1,16 @@
 """What the report teaches: pickling failures get their hint, threads of one process are told
-apart, one mistake is told once, and quick mode holds the pool stub to the same standard."""
+apart, a crash is told first, one mistake is told once, and quick mode holds the pool stub to the same standard."""
 import re
 
 import pytest
 
 import bank
-from graders.engine import manifest
+from graders.engine import crashes, manifest
 from graders.engine.checks import PICKLING_HINT, CheckFailure, Student, hang_details, pickling_hint
 from graders.engine.grade import grade
 from graders.engine.report import FORK_ONLY, failure_text, render
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
+from graders.engine.crashes import Crash
 from graders.engine.run import Hang, Outcome
 from test_locktrace import OPPOSITE_ORDERS, line_of  # two threads that take two locks in opposite orders
 
@@ -156,8 +157,8 @@ def test_a_failure_repeated_under_later_checks_takes_one_line_there():
               check_of(Run("fork", False, 1.0, later), Run("spawn", False, 1.0, later), name="c", title="third check")]
     text = report(*checks)
     assert text.count("Mark STOP done.") == 1 and text.count("Catch it.") == 1
-    assert ("      under fork and spawn: the same failure as above: a consumer took STOP but never marked it done"
-            in text.splitlines())
+    assert '      under fork and spawn: the same mistake as in "first check" above' in text.splitlines()
+    assert text.count("a consumer took STOP but never marked it done") == 1
     assert "failing case: 1 consumer" not in text
     # Each check's own feedback (results files) still tells it in full.
     assert "hint: Mark STOP done." in failure_text(checks[2])
@@ -221,8 +222,159 @@ def test_the_same_hang_under_another_call_is_told_in_two_lines():
               check_of(Run("forkserver", False, 1.0, other), name="c")]
     lines = [line.strip() for line in report(*checks).splitlines()]
     assert "under forkserver: collect(func, [5], processes=1) never returned: the pool was terminated" in lines
-    assert "stuck at the same lines as above, for the same reason" in lines
+    assert 'stuck at the same lines as in "workers never deadlock" above, for the same reason' in lines
     assert sum("Collect inside the block." in line for line in lines) == 1
     assert sum("is stuck at collect.py:32" in line for line in lines) == 1
     assert "process 9 is stuck at collect.py:40 in collect: q.get()" in lines  # a different hang: in full
     assert "hint: Another hint." in lines
+
+
+# ---- a crash is told first ----
+
+CRASHES = """
+    import multiprocessing
+    import threading
+
+    def boom():
+        raise ValueError("bad bun")  # boom line
+
+    def caught():
+        try:
+            boom()
+        except ValueError:
+            pass
+
+    def square(x):
+        return 1 // x
+
+    class Worker(multiprocessing.Process):
+        def run(self):
+            boom()
+
+    def probe(student, pause, target):
+        if target == "pool":
+            with multiprocessing.Pool(1) as pool:
+                try:
+                    pool.map(square, [0])
+                except ZeroDivisionError:
+                    pass
+            return "done"
+        if target == "executor":
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(1) as pool:
+                try:
+                    pool.submit(square, 0).result()
+                except ZeroDivisionError:
+                    pass
+            return "done"
+        maker = threading.Thread if target == "thread" else multiprocessing.Process
+        worker = maker(target=boom if target != "caught" else caught) if target != "subclass" else Worker()
+        worker.start()
+        worker.join()
+        return "done"
+"""
+
+
+@pytest.mark.parametrize("target, kind", [("process", "process"), ("thread", "thread"), ("subclass", "process")])
+def test_a_process_or_thread_that_died_of_an_exception_is_told_first(program, target, kind):
+    outcome = program(CRASHES)("probe", target=target)
+    assert outcome.value == "done" and len(outcome.crashes) == 1
+    with pytest.raises(CheckFailure) as raised:
+        student().finished(outcome, "probe()")
+    failure = raised.value.failure
+    line = line_of(CRASHES, "# boom line")
+    assert failure.kind == "crash"
+    assert failure.summary == (f"during probe(), a {kind} of your program died of an exception at prog.py:{line} "
+                               "in boom: ValueError: bad bun")
+    assert f"    prog.py:{line} in boom: raise ValueError(\"bad bun\")  # boom line" in failure.details
+
+
+@pytest.mark.parametrize("target", ["caught", "pool", "executor"])
+def test_an_exception_the_program_catches_is_no_crash(program, target):
+    outcome = program(CRASHES)("probe", target=target)
+    assert outcome.value == "done" and outcome.crashes == []
+    assert student().finished(outcome, "probe()") == "done"
+
+
+def test_a_crash_comes_before_the_hang_it_caused():
+    hang = Hang(reason="stuck", waited=2.0, stacks={7: [["prog.py:9 in g: q.get()"]]})
+    crash = Crash(kind="process", name="Process-1", pid=8, type="KeyError", message="'count'",
+                  lines=["prog.py:3 in f: d['count']"])
+    with pytest.raises(CheckFailure) as raised:
+        student().finished(Outcome(hang=hang, crashes=[crash]), "run()", hang_hint="the hang's hint")
+    failure = raised.value.failure
+    assert failure.summary.startswith("during run(), a process of your program died of an exception at prog.py:3")
+    assert "what followed: run() never finished: after 2 s every thread" in "\n".join(failure.details)
+    assert "process 7 is stuck at prog.py:9 in g: q.get()" in failure.details
+    assert failure.hint != "the hang's hint"
+
+
+def test_a_forged_crash_file_is_ignored(tmp_path):
+    (tmp_path / "crash-1-1.json").write_text('{"kind": "process", "name": 3}')
+    (tmp_path / "crash-1-2.json").write_text("[" * 100_000)
+    (tmp_path / "crash-1-3.json").symlink_to("/etc/passwd")
+    assert crashes.read(str(tmp_path), str(tmp_path)) == []
+
+
+# ---- inline code in the terminal ----
+
+def test_inline_code_shows_without_backticks_in_the_terminal_and_stays_in_results_files():
+    failure = Failure(kind="wrong", summary="collect() started 1 worker, not exactly `processes` workers",
+                      got="`odd` output", hint="Pass `processes` to `Pool()`.")
+    check = check_of(Run("forkserver", False, 1.0, failure), title="the pool has exactly `processes` workers")
+    plain = report(check)
+    assert "\u2717 the pool has exactly \u2018processes\u2019 workers" in plain
+    assert "not exactly \u2018processes\u2019 workers" in plain
+    assert "hint: Pass \u2018processes\u2019 to \u2018Pool()\u2019." in plain
+    assert "got:      `odd` output" in plain  # the program's own words stay as they were
+    ascii_text = render(GradeResult(exercises=[ExerciseResult(name="pool", title="t", checks=[check])],
+                                    start_methods=["forkserver"]), colour=False, unicode=False)
+    assert "exactly 'processes' workers" in ascii_text
+    coloured = render(GradeResult(exercises=[ExerciseResult(name="pool", title="t", checks=[check])],
+                                  start_methods=["forkserver"]), colour=True)
+    assert "exactly \033[1mprocesses\033[22m workers" in coloured  # bold keeps the line's red
+    assert "exactly \033[36mprocesses\033[39m workers" in coloured  # the title is bold already
+    assert "exactly `processes` workers" in failure_text(check)
+
+
+def test_a_check_pinned_to_fork_in_quick_mode_is_told_apart_on_the_last_line():
+    checks = [CheckResult(name="a", title="a", weight=1, runs=[Run("forkserver", True, 1.0)]),
+              CheckResult(name="b", title="b", weight=1, runs=[Run("fork", True, 1.0)], pinned="fork")]
+    result = GradeResult(exercises=[ExerciseResult(name="lock", title="t", checks=checks)], mode="quick",
+                         start_methods=["fork", "forkserver"])
+    last = render(result).splitlines()[-1]
+    assert last.startswith("(quick mode, start methods: forkserver, and fork for a check that needs it; ")
+    result.mode, result.start_methods = "full", ["fork", "spawn", "forkserver"]
+    checks[0].runs += [Run("fork", True, 1.0), Run("spawn", True, 1.0)]
+    assert render(result).splitlines()[-1].startswith("(full mode, start methods: fork, spawn, forkserver; ")
+
+
+def test_a_call_given_bad_input_on_purpose_may_crash_its_processes():
+    crash = Crash(kind="process", name="Process-1", pid=8, type="FileNotFoundError", message="missing.json")
+    outcome = Outcome(value=[{"raised": None}], crashes=[crash])
+    assert student().finished(outcome, "sell() with bad input", expect_crashes=True) == [{"raised": None}]
+    with pytest.raises(CheckFailure):
+        student().finished(outcome, "sell(db, 3)")
+
+
+def test_other_crashes_of_a_run_take_a_line_each_up_to_a_few():
+    crashes_seen = [Crash(kind="process", name=f"Process-{n}", pid=n, type="KeyError", message=str(n),
+                          lines=[f"prog.py:{n} in f: d[{n}]"]) for n in range(1, 7)]
+    with pytest.raises(CheckFailure) as raised:
+        student().finished(Outcome(value=1, crashes=crashes_seen), "run()")
+    details = raised.value.failure.details
+    assert [d for d in details if "also died" in d] == [
+        f"Process-{n} (process {n}) also died at prog.py:{n} in f: KeyError: {n}" for n in (2, 3, 4)]
+    assert details[-1] == "and 2 more died of other exceptions"
+
+
+def test_the_same_crash_with_another_message_under_another_call_is_told_once():
+    def crash(call, path):
+        return Failure(kind="crash", summary=f"during {call}, a process of your program died of an exception at "
+                       f"tickets.py:44 in check_db: ValueError: {path} must hold a count", hint="Fix it first.",
+                       details=["Process-1, process 7, died there; its traceback, your lines:"])
+    checks = [check_of(Run("forkserver", False, 1.0, crash("sell(db, 3)", "/tmp/a/t.json")), name="a", title="A"),
+              check_of(Run("forkserver", False, 1.0, crash("sell(db, 1)", "/tmp/b/t.json")), name="b", title="B")]
+    lines = [line.strip() for line in report(*checks).splitlines()]
+    assert 'under forkserver: the same mistake as in "A" above' in lines
+    assert sum("Fix it first." in line for line in lines) == 1

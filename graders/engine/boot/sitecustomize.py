@@ -3,7 +3,9 @@
 It arms faulthandler so that, when a check's deadline expires, the engine can ask
 every process for the stacks of all its threads (SIGUSR1) before it kills the
 tree. Each process writes to its own file, named by its pid, so dumps from many
-processes never interleave; a forked child opens a file of its own.
+processes never interleave; a forked child opens a file of its own. It
+records, in the same folder, each exception that ends a thread or a process of
+the program (engine/crashes.py), so the report can tell that crash first.
 
 It also hands the student's timed waits to the grader's clock (engine/timed.py)
 in every process, spawned ones included, before the student's code is imported.
@@ -29,6 +31,11 @@ if _folder and os.path.isdir(_folder):
         _arm()
         os.register_at_fork(after_in_child=_arm)
     except OSError:
+        pass
+    try:
+        from graders.engine import crashes
+        crashes.install(_folder)
+    except ImportError:  # the kit is not on the path: stacks only
         pass
 
 if os.environ.get("KIT_PAUSE_ADDRESS") and os.environ.get("KIT_STUDENT_DIR"):

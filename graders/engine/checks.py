@@ -66,9 +66,9 @@ def _text(value):
     return None if value is None else str(value)
 
 
-PICKLING_HINT = ("Everything sent to another process (a Process target and its args, a Pool task) is pickled "
-                 "under spawn and forkserver: functions must be defined at the top level of the module, not "
-                 "inside another function or as a lambda; pass data as arguments.")
+PICKLING_HINT = ("Everything sent to another process is pickled: a Pool's tasks and results under every start "
+                 "method, a Process's target and args under spawn and forkserver. Functions must be defined at "
+                 "the top level of the module, not inside another function or as a lambda; pass data as arguments.")
 
 
 def pickling_hint(*texts: str | None) -> str | None:

@@ -77,8 +77,11 @@ PICTURES = {
               "the student's line and their traceback before anything that followed from it",
         shows="died of an exception at tickets.py:26 in read_count: JSONDecodeError",
         graded=(("lock", "buy_empties_file_first"),), checks=("buy_is_exclusive",)),
-    # A picture of a hint drawn from the locks (who held which lock, who waited) belongs here once
-    # a check tells one: it must be drawn from a real report, like the others.
+    "lock-state": Picture(
+        about="A hint drawn from the locks the buyers held: one shared lock, taken only around the write, so "
+              "every buyer read the count in buy() holding no lock",
+        shows="read the count in buy() holding no lock", graded=(("lock", "lock_around_the_write_only"),),
+        checks=("buy_is_exclusive",)),
 }
 
 # ---- ANSI to SVG ----

@@ -81,10 +81,25 @@ def gradescope(result: GradeResult) -> str:
     data = {
         "score": float(sum(e.score for e in result.exercises)),
         "execution_time": round(result.seconds),
-        "output": "\n".join(score_line(e) for e in result.exercises) or "Nothing was graded.",
+        "output": "\n".join(_visible_line(e) for e in result.exercises) or "Nothing was graded.",
+        "stdout_visibility": "hidden",  # the full report names every check: instructors only
         "tests": tests,
     }
     return json.dumps(data, indent=2)
+
+
+def _visible_line(exercise: ExerciseResult) -> str:
+    """The top-level line students see before the due date: with hidden checks, the visible ones only.
+
+    A count or a score over every check would tell a student how many hidden
+    checks passed; the visible tests' own counts tell nothing more than the tests themselves.
+    """
+    visible = [c for c in exercise.checks if c.visibility == "public"]
+    if len(visible) == len(exercise.checks):
+        return score_line(exercise)
+    passed = sum(c.passed for c in visible)
+    return (f"{exercise.name}: {passed}/{len(visible)} visible checks passed; "
+            "more checks are graded and shown after the due date.")
 
 
 def exercism(result: GradeResult) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import os
 import resource
 import shutil
@@ -484,19 +485,20 @@ def _reap(pids) -> None:
 
 
 KIT_PRIVATE = ("solutions", "tests", ".git")
+KIT_PRIVATE_FILES = "graders/*/test_*.py"  # the checks, hidden ones among them: the program never needs them
 
 
 def protect_kit(kit, slot: Slot | None) -> None:
-    """Make the kit's private folders unreadable to the slot user (root only; a no-op otherwise)."""
+    """Make the kit's private folders and the checks unreadable to the slot user (root only; a no-op otherwise)."""
     if slot is None:
         return
-    for name in KIT_PRIVATE:
-        path = os.path.join(kit, name)
+    paths = [os.path.join(kit, name) for name in KIT_PRIVATE] + glob.glob(os.path.join(kit, KIT_PRIVATE_FILES))
+    for path in paths:
         try:
             info = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:
+        if (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)) and info.st_mode & 0o077:
             os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
 
 

@@ -52,6 +52,9 @@ def test_gradescope_results_validate_and_add_up(result):
     assert [t["status"] for t in data["tests"]] == ["passed", "failed", "failed"]
     assert [t["visibility"] for t in data["tests"]] == ["visible", "visible", formats.HIDDEN_VISIBILITY]
     assert data["tests"][1]["name"] == "lock: only one buyer is inside buy() at a time"
+    assert data["output"] == "lock: 1/2 visible checks passed; more checks are graded and shown after the due date."
+    result.exercises[0].checks[2].visibility = "public"
+    assert json.loads(formats.gradescope(result))["output"] == f"lock: 1/3 checks passed, score {result.exercises[0].score}/100"
     assert "3 buyers were inside buy() at the same time" in data["tests"][1]["output"]
 
 

@@ -1,4 +1,5 @@
 """Sessions of the multiprocessing exercise kit. `nox -l` lists them."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,13 +41,22 @@ def _student(session, *, packages=True) -> Path:
     """The students' one environment, made and filled from the lock file the first time; its python.
 
     `hint` and `status` need no package, so they only make the environment.
+    uv, where a student has it, does both several times faster than virtualenv and pip.
     """
     python = STUDENT_ENV / "bin" / "python"
+    uv = shutil.which("uv")
     if not python.exists():
-        session.run(sys.executable, "-m", "virtualenv", "--quiet", str(STUDENT_ENV), external=True)
+        if uv:
+            session.run(uv, "venv", "--quiet", "--python", sys.executable, str(STUDENT_ENV), external=True)
+        else:
+            session.run(sys.executable, "-m", "virtualenv", "--quiet", str(STUDENT_ENV), external=True)
     if packages and not _installed(STUDENT_ENV, ()):
-        session.run(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--require-hashes", "--no-deps", "-r", str(LOCK), external=True)
+        options = ("--require-hashes", "--no-deps", "-r", str(LOCK))
+        if uv:
+            session.run(uv, "pip", "install", "--quiet", "--python", str(python), *options, external=True)
+        else:  # modules are compiled when first imported instead: a student waits for fewer of them
+            session.run(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "--no-compile", *options, external=True)
         _stamp(STUDENT_ENV, ())
     return python
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -75,11 +76,54 @@ def test_the_handout_holds_no_solution_no_hidden_check_and_no_kit_tests(handout)
             told = f"`{check.name}`" in files[f"exercises/{exercise.name}/README.md"]
             assert told != check.hidden, f"{exercise.name}.{check.name}: the README's table (hidden={check.hidden})"
     assert any(c.hidden for c in catalog.checks_of(LOCK)), "lock has hidden checks, so this test means something"
-    assert "For instructors" not in files["README.md"]
+    readme = files["README.md"]
+    assert readme == (KIT / "templates" / "handout" / "README.md").read_text().replace(
+        "@EXERCISES@", "\n".join(line for line in readme.splitlines() if line.startswith("| `")))
+    assert all(f"exercises/{e.name}/{e.stub}" in readme for e in EXERCISES.values())
+    for word in ("For instructors", "nox -s tests", "tests/", "solutions/", "Gradescope autograder", "--submissions"):
+        assert word not in readme, word
+    for picture in re.findall(r"\]\(([^)]+)\)", readme):
+        assert picture in files, picture
+    pyproject = tomllib.loads(files["pyproject.toml"])
+    assert set(pyproject["dependency-groups"]) == {"grade", "watch"} and "tool" not in pyproject
+    assert files["requirements.lock"] == (KIT / "requirements.lock").read_text()
     assert set(re.findall(r"^def (\w+)\(session\)", files["noxfile.py"], re.M)) == {"grade", "hint", "status", "watch"}
     assert ".github/workflows/grade.yml" in files
     with zipfile.ZipFile(handout.with_suffix(".zip")) as archive:
         assert sorted(archive.namelist()) == sorted(files)
+
+
+def test_a_fresh_clone_of_the_handout_works_with_the_student_readmes_commands(handout, tmp_path):
+    """As a student runs it: hint first (one environment, no package), then grade (the locked packages
+    into that same environment), then status; the kit's own state stays out of the way."""
+    clone = Path(tempfile.mkdtemp(prefix="kit-clone-"))
+    try:
+        clone.chmod(0o755)
+        shutil.copytree(handout, clone / "handout")
+        folder = clone / "handout"
+        env = dict(os.environ, KIT_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+
+        def nox(*args):
+            return subprocess.run([sys.executable, "-m", "nox", *args], cwd=folder, env=env, capture_output=True,
+                                  text=True)
+
+        done = nox("-s", "hint", "--", "lock")
+        assert done.returncode == 0 and "Hint 1 of" in done.stdout, done.stdout + done.stderr
+        python = folder / ".nox" / "student" / "bin" / "python"
+        assert subprocess.run([str(python), "-c", "import pytest"], capture_output=True).returncode != 0
+        done = nox("-s", "grade", "--", "lock", "--quick", "--checks", "buy_is_exclusive")
+        assert done.returncode == 1 and "only one buyer is inside buy() at a time" in done.stdout, \
+            done.stdout + done.stderr
+        done = nox("-s", "status")
+        assert done.returncode == 0 and "lock" in done.stdout, done.stdout + done.stderr
+        assert [p.name for p in (folder / ".nox").iterdir()] == ["student"]
+        installed = subprocess.run([str(python), "-c", "import pytest, hypothesis; print(pytest.__version__, "
+                                    "hypothesis.__version__)"], capture_output=True, text=True).stdout.split()
+        lock = (folder / "requirements.lock").read_text()
+        assert {f"pytest=={installed[0]}", f"hypothesis=={installed[1]}"} == \
+            {line.split()[0] for line in lock.splitlines() if line.startswith(("pytest==", "hypothesis=="))}
+    finally:
+        shutil.rmtree(clone, ignore_errors=True)
 
 
 def test_the_handout_grades_a_stub_with_its_public_checks_only(handout):
@@ -195,6 +239,13 @@ def test_the_autograder_writes_results_when_the_grader_cannot_start(world_readab
     assert results["score"] == 0 and results["tests"] == []
     assert "could not run" in results["output"] and "instructor" in results["output"]
     assert "wrote no results" in done.stderr
+
+
+def test_the_autograder_installs_the_locked_dependencies(world_readable):
+    root = autograder_layout(world_readable)
+    assert (root / "source" / "requirements.lock").read_text() == (KIT / "requirements.lock").read_text()
+    setup = (root / "source" / "setup.sh").read_text()
+    assert re.search(r"pip install .*--require-hashes .*-r /autograder/source/requirements.lock", setup)
 
 
 def test_the_workflows_run_real_commands():

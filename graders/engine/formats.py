@@ -175,16 +175,20 @@ def _could_not_run(exercise: ExerciseResult) -> str:
 
 
 def _program_output(check: CheckResult) -> str:
-    """What the student's program wrote (stderr), as kept in the failure's details."""
+    """What the student's program printed (stdout), then what it wrote to stderr as the failure keeps it,
+    cut as Exercism's specification asks."""
+    printed = next((r.output for r in check.runs if r.output), "")
+    wrote = ""
     for run in check.runs:
         details = run.failure.details if run.failure else []
         if "the program wrote to stderr:" in details:
             lines = details[details.index("the program wrote to stderr:") + 1:]
-            text = "\n".join(line.removeprefix("    ") for line in lines)
-            if len(text) > EXERCISM_OUTPUT_CAP:
-                text = text[:EXERCISM_OUTPUT_CAP - len(EXERCISM_CUT) - 1] + "\n" + EXERCISM_CUT
-            return text
-    return ""
+            wrote = "\n".join(line.removeprefix("    ") for line in lines)
+            break
+    text = "\n".join(part for part in (printed.rstrip("\n"), wrote) if part)
+    if len(text) > EXERCISM_OUTPUT_CAP:
+        text = text[:EXERCISM_OUTPUT_CAP - len(EXERCISM_CUT) - 1] + "\n" + EXERCISM_CUT
+    return text
 
 
 def junit(result: GradeResult) -> str:

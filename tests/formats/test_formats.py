@@ -74,6 +74,18 @@ def test_exercism_results_validate(result):
     assert tests[2]["output"].endswith(formats.EXERCISM_CUT) and len(tests[2]["output"]) <= 500
 
 
+def test_exercism_output_is_what_the_program_printed_cut_with_the_specs_note(result):
+    printing = copy.deepcopy(result)
+    printing.exercises[0].checks[0].runs[0].output = "searching...\n"
+    printing.exercises[0].checks[1].runs[1].output = "x" * 1500
+    tests = validate("exercism", formats.exercism(printing))["tests"]
+    assert tests[0]["output"] == "searching..."
+    assert len(tests[1]["output"]) == 500 and tests[1]["output"].endswith("\n" + formats.EXERCISM_CUT)
+    assert "output" not in tests[2] or not tests[2]["output"].startswith("x")
+    again = GradeResult.from_json(printing.to_json())
+    assert again.exercises[0].checks[0].runs[0].output == "searching...\n"
+
+
 def test_exercism_says_error_when_nothing_ran():
     data = validate("exercism", formats.exercism(GradeResult()))
     assert data["status"] == "error" and data["message"]

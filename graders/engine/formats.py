@@ -92,9 +92,13 @@ def render(name: str, result: GradeResult) -> str:
 
 
 def gradescope(result: GradeResult) -> str:
+    """Gradescope's results.json. Before the due date a student sees the visible tests and the top-level
+    output only, so neither may tell anything of a hidden check: the visible ones are numbered first,
+    without gaps, and the output counts them alone, with no time taken over all."""
     tests = []
     for i, exercise in enumerate(result.exercises, 1):
-        for j, check in enumerate(exercise.checks, 1):
+        ordered = sorted(exercise.checks, key=lambda c: c.visibility != "public")  # stable: file order kept
+        for j, check in enumerate(ordered, 1):
             worth = points(exercise, check)
             tests.append({
                 "name": f"{exercise.name}: {check.title}",
@@ -106,14 +110,16 @@ def gradescope(result: GradeResult) -> str:
                 "tags": [exercise.name, check.name],
                 "visibility": "visible" if check.visibility == "public" else HIDDEN_VISIBILITY,
             })
+    hidden = any(c.visibility != "public" for e in result.exercises for c in e.checks)
     # The top-level score is what Gradescope records (out of 100 per exercise, the tests' max_score added up).
     data = {
         "score": float(sum(e.score for e in result.exercises)),
-        "execution_time": round(result.seconds),
         "output": "\n".join(_visible_line(e) for e in result.exercises) or "Nothing was graded.",
         "stdout_visibility": "hidden",  # the full report names every check: instructors only
         "tests": tests,
     }
+    if not hidden:  # a hang in a hidden check would show in the time the whole grading took
+        data["execution_time"] = round(result.seconds)
     return json.dumps(data, indent=2)
 
 

@@ -57,8 +57,16 @@ def test_gradescope_results_validate_and_add_up(result):
     assert [t["visibility"] for t in data["tests"]] == ["visible", "visible", formats.HIDDEN_VISIBILITY]
     assert data["tests"][1]["name"] == "lock: only one buyer is inside buy() at a time"
     assert data["output"] == "lock: 1/2 visible checks passed; more checks are graded and shown after the due date."
+    assert "execution_time" not in data
+    first_hidden = copy.deepcopy(result)
+    first_hidden.exercises[0].checks[0].visibility, first_hidden.exercises[0].checks[2].visibility = "hidden", "public"
+    numbers = {t["tags"][1]: t["number"] for t in json.loads(formats.gradescope(first_hidden))["tests"]}
+    checks = first_hidden.exercises[0].checks
+    assert [numbers[c.name] for c in checks] == ["1.3", "1.1", "1.2"]  # no gap shows where a hidden check is
     result.exercises[0].checks[2].visibility = "public"
-    assert json.loads(formats.gradescope(result))["output"] == f"lock: 1/3 checks passed, score {result.exercises[0].score}/100"
+    public = json.loads(formats.gradescope(result))
+    assert public["output"] == f"lock: 1/3 checks passed, score {result.exercises[0].score}/100"
+    assert public["execution_time"] == round(result.seconds)
     assert "3 buyers were inside buy() at the same time" in data["tests"][1]["output"]
 
 

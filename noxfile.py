@@ -179,8 +179,9 @@ def autograder(session):
 
 @nox.session
 def lock(session):
-    """Update requirements.lock, the pinned grading dependencies, from pyproject.toml (needs PyPI)."""
+    """Update requirements.lock to the newest grading dependencies pyproject.toml allows (needs PyPI)."""
     session.install("uv")
+    # --upgrade: without it, uv keeps every pin the old lock has and pyproject.toml still allows.
     session.run("uv", "pip", "compile", "--group", "watch", "--universal", "--python-version", "3.11",
-                "--generate-hashes", "--custom-compile-command", "nox -s lock", "--quiet", "-o", str(LOCK),
-                *session.posargs)
+                "--generate-hashes", "--upgrade", "--custom-compile-command", "nox -s lock", "--quiet",
+                "-o", str(LOCK), *session.posargs)

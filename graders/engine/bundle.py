@@ -6,16 +6,20 @@ Both are copies of the kit without solutions/, tests/, CI files or state.
   their statements, the public checks only (a hidden check's code is cut out
   of its file, its weight out of the manifest, and its row out of the
   exercise's README), the engine, the student's
-  nox sessions, and a GitHub Actions workflow that grades every push.
+  nox sessions, the student's README (templates/handout/README.md) and the
+  pictures it shows, and a GitHub Classroom workflow that grades every push.
 - The autograder (`dist/autograder.zip`) has every check, hidden ones too,
   with Gradescope's setup.sh and run_autograder at the top of the zip; it
   grades /autograder/submission into /autograder/results/results.json.
+
+Both install the grading dependencies from the kit's requirements.lock.
 
 Zips are reproducible: sorted entries, fixed dates, modes kept.
 """
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import tomllib
@@ -28,6 +32,7 @@ from graders.engine.manifest import KIT, Exercise
 DIST = KIT / "dist"
 TEMPLATES = KIT / "templates"
 STUDENT_SESSIONS = ("grade", "hint", "status", "watch")
+LOCK = "requirements.lock"  # the pinned grading dependencies, with hashes
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".hypothesis"}
 INSTRUCTOR_ONLY = {"README.md", "bench.py", "pictures.py"}  # in graders/: the authoring guide, the benchmark, the README pictures
 _SECTION = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s*(#.*)?$")
@@ -96,10 +101,36 @@ def exercise_readme_text(exercise: Exercise) -> str:
     return "".join(kept)
 
 
-def readme_text() -> str:
-    """The README without its section for instructors."""
-    text = (KIT / "README.md").read_text()
-    return re.sub(r"(?ms)^## For instructors\n.*?(?=^## |\Z)", "", text).rstrip("\n") + "\n"
+def readme_text(exercises: list[Exercise]) -> str:
+    """The student's README: templates/handout/README.md with a row per exercise handed out."""
+    rows = [f"| `{e.name}` | {e.title[:1].lower() + e.title[1:]} | `exercises/{e.name}/{e.stub}` |" for e in exercises]
+    return (TEMPLATES / "handout" / "README.md").read_text().replace("@EXERCISES@", "\n".join(rows))
+
+
+def pictures_of(readme: str) -> list[str]:
+    """The kit's files a README shows: its links into docs/."""
+    return sorted(set(re.findall(r"\]\((docs/[^)\s]+)\)", readme)))
+
+
+def pyproject_text() -> str:
+    """pyproject.toml for students: the project and the grading groups, no test group or pytest settings."""
+    data = tomllib.loads((KIT / "pyproject.toml").read_text())
+    project = data["project"]
+    lines = ["[project]"] + [f"{key} = {_toml(project[key])}" for key in project if key != "readme"]
+    lines += ["", "[dependency-groups]",
+              "# Installed from requirements.lock (pinned, with hashes), which nox -s grade uses."]
+    lines += [f"{name} = {_toml(data['dependency-groups'][name])}" for name in ("grade", "watch")]
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # still valid
+    return text
+
+
+def _toml(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def noxfile_text() -> str:
@@ -121,11 +152,6 @@ def _is_session(node: ast.FunctionDef) -> bool:
     return False
 
 
-def requirements_text() -> str:
-    data = tomllib.loads((KIT / "pyproject.toml").read_text())
-    return "\n".join(r for r in data["dependency-groups"]["grade"] if isinstance(r, str)) + "\n"
-
-
 def build_handout(exercises: list[Exercise], out: Path = DIST) -> tuple[Path, Path]:
     folder = _fresh(out / "handout")
     _graders(folder / "graders", exercises, public_only=True)
@@ -134,9 +160,14 @@ def build_handout(exercises: list[Exercise], out: Path = DIST) -> tuple[Path, Pa
         if (exercise.exercise_dir / "README.md").is_file():
             (folder / "exercises" / exercise.name / "README.md").write_text(exercise_readme_text(exercise))
     (folder / "exercises.toml").write_text(manifest_text(exercises, public_only=True))
-    (folder / "README.md").write_text(readme_text())
+    readme = readme_text(exercises)
+    (folder / "README.md").write_text(readme)
+    for picture in pictures_of(readme):
+        (folder / picture).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(KIT / picture, folder / picture)
     (folder / "noxfile.py").write_text(noxfile_text())
-    shutil.copy2(KIT / "pyproject.toml", folder / "pyproject.toml")
+    (folder / "pyproject.toml").write_text(pyproject_text())
+    shutil.copy2(KIT / LOCK, folder / LOCK)
     (folder / ".gitignore").write_text((KIT / ".gitignore").read_text())
     workflow = folder / ".github" / "workflows" / "grade.yml"
     workflow.parent.mkdir(parents=True)
@@ -151,7 +182,7 @@ def build_autograder(exercises: list[Exercise], out: Path = DIST) -> tuple[Path,
         _copy_tree(exercise.exercise_dir, folder / "exercises" / exercise.name)
     (folder / "exercises.toml").write_text(manifest_text(exercises, public_only=False))
     shutil.copy2(KIT / "pyproject.toml", folder / "pyproject.toml")
-    (folder / "requirements.txt").write_text(requirements_text())
+    shutil.copy2(KIT / LOCK, folder / LOCK)
     names = " ".join(e.name for e in exercises)
     for script in ("setup.sh", "run_autograder"):
         text = (TEMPLATES / "gradescope" / script).read_text().replace("@EXERCISES@", names)

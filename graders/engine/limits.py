@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import os
 import resource
 import shutil
@@ -569,12 +570,14 @@ def _reap(pids) -> None:
 
 
 KIT_PRIVATE = ("solutions", "tests", ".git")
+KIT_PRIVATE_FILES = "graders/*/test_*.py"  # the checks, hidden ones among them: the program never needs them
 
 
 def protect_kit(kit, slot: Slot | None) -> None:
-    """Make the kit's private folders unreadable to the slot user (root only; a no-op otherwise)."""
+    """Make the kit's private folders and the checks unreadable to the slot user (root only; a no-op otherwise)."""
     if slot is not None:
-        _make_private([os.path.join(kit, name) for name in KIT_PRIVATE], follow=False)
+        paths = [os.path.join(kit, name) for name in KIT_PRIVATE] + glob.glob(os.path.join(kit, KIT_PRIVATE_FILES))
+        _make_private(paths, follow=False)
 
 
 def protect_folders(*paths) -> list[str]:
@@ -586,14 +589,14 @@ def protect_folders(*paths) -> list[str]:
 
 
 def _make_private(paths, follow: bool) -> list[str]:
-    """chmod go-rwx each folder that others may use; the ones changed."""
+    """chmod go-rwx each folder or file that others may use; the ones changed."""
     changed = []
     for path in paths:
         try:
             info = os.stat(path) if follow else os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:
+        if (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)) and info.st_mode & 0o077:
             os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
             changed.append(str(path))
     return changed

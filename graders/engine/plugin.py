@@ -98,13 +98,28 @@ def exercise(request) -> manifest.Exercise:
     return request.config.kit_exercises[request.node.path.parent.name]
 
 
+PRINTED_CAP = 2_000  # characters of the program's stdout kept per run: results files show at most 500
+
+
+class PrintingStudent(Student):
+    """A Student that keeps what the program printed, for the results files' `output`."""
+
+    printed = ""
+
+    def run(self, probe, **params):
+        outcome = super().run(probe, **params)
+        if len(self.printed) < PRINTED_CAP:
+            self.printed = (self.printed + outcome.stdout)[:PRINTED_CAP]
+        return outcome
+
+
 @pytest.fixture
 def student(request, exercise, start_method) -> Student:
     stage = Path(request.config.getoption("--kit-stage"))
     limit = QUICK_MAX_TIMEOUTS if request.config.getoption("--kit-quick") else MAX_TIMEOUTS
     budget = request.config.kit_budgets.setdefault(exercise.name, TimeBudget(limit=limit))
-    return Student(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
-                   start_method=start_method, budget=budget, check=request.node.nodeid)
+    return PrintingStudent(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
+                           start_method=start_method, budget=budget, check=request.node.nodeid)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -115,8 +130,9 @@ def pytest_runtest_makereport(item, call):
         method = item.callspec.params.get("start_method", "") if hasattr(item, "callspec") else ""
         key = (item.path.parent.name, check_name(item))
         runs = item.config.kit_runs.setdefault(key, (item, []))[1]
+        printed = getattr(getattr(item, "funcargs", {}).get("student"), "printed", "")
         runs.append(Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3),
-                        failure=failure))
+                        failure=failure, output=printed))
         _progress(item, sum(len(r) for _, r in item.config.kit_runs.values()))
 
 

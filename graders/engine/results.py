@@ -33,6 +33,7 @@ class Run:
     passed: bool
     seconds: float
     failure: Failure | None = None
+    output: str = ""  # what the program printed to stdout in this run, capped (plugin.PRINTED_CAP)
 
 
 @dataclass
@@ -100,7 +101,8 @@ class GradeResult:
                         name=c["name"], title=c["title"], weight=c["weight"],
                         visibility=c.get("visibility", "public"), pinned=c.get("pinned"),
                         runs=[Run(start_method=r["start_method"], passed=r["passed"], seconds=r["seconds"],
-                                  failure=Failure(**r["failure"]) if r["failure"] else None)
+                                  failure=Failure(**r["failure"]) if r["failure"] else None,
+                                  output=r.get("output", ""))
                               for r in c["runs"]])
                     for c in e["checks"]])
             for e in data["exercises"]]

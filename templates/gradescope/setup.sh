@@ -15,4 +15,5 @@ if [ -z "$PY" ]; then
     PY=python3.11
 fi
 "$PY" -m venv /autograder/venv
-/autograder/venv/bin/pip install --no-cache-dir -r /autograder/source/requirements.txt
+# The pinned grading dependencies, checked against their hashes: the same versions all term.
+/autograder/venv/bin/pip install --no-cache-dir --require-hashes --no-deps -r /autograder/source/requirements.lock

@@ -7,6 +7,7 @@ pytest's printed output.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 
 NOT_RUN = "not run: "  # a Failure's summary starts so when the run was skipped, not failed by the program
@@ -24,6 +25,23 @@ class Failure:
     hint: str | None = None
     details: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        # Much of this text is the program's (an exception's message, what it printed): shown in
+        # a terminal or a job summary, its control characters could rewrite the screen.
+        for name in ("summary", "expected", "got", "case", "hint"):
+            setattr(self, name, visible(getattr(self, name)))
+        self.details = [visible(line) for line in self.details]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text):
+    """`text` with every control character but newline and tab shown as an escape (ESC as \\x1b)."""
+    if not isinstance(text, str):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 @dataclass
 class Run:
@@ -34,6 +52,9 @@ class Run:
     seconds: float
     failure: Failure | None = None
     output: str = ""  # what the program printed to stdout in this run, capped (plugin.PRINTED_CAP)
+
+    def __post_init__(self):
+        self.output = visible(self.output)
 
 
 @dataclass

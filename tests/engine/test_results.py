@@ -45,3 +45,23 @@ def test_shares_of_a_grading_combine_into_the_whole_in_manifest_order():
     for count in (1, 2, 3):
         parts = [_split(whole, share, count) for share in range(count)]
         assert combine(list(reversed(parts)), order) == whole, count
+
+
+def test_the_programs_control_characters_are_shown_never_obeyed():
+    """An exception message that clears the screen, moves the cursor up over the report and writes
+    the clipboard (OSC 52) is shown as text, in the report and in every results file."""
+    result = GradeResult.from_json((GOLDEN / "lock-stub.json").read_text())
+    run = next(r for c in result.exercises[0].checks for r in c.runs if r.failure)
+    failure = run.failure
+    hostile = "\x1b[2J\x1b[1A  ✓ all passed\x1b]52;c;ZXZpbA==\x07\r\x9b"
+    failure = type(failure)(kind="crash", summary="raised RuntimeError: " + hostile, got=hostile,
+                            details=["the program wrote to stderr:", "    " + hostile])
+    assert "\x1b" not in failure.summary + failure.got + "".join(failure.details)
+    assert "\\x1b[2J\\x1b[1A" in failure.summary and "\\x07\\x0d\\x9b" in failure.got
+    again = type(failure)(**{**failure.__dict__})
+    assert again == failure  # escaping twice changes nothing: JSON round trips stay equal
+    run.failure = failure
+    assert GradeResult.from_json(result.to_json()) == result
+    text = render(result)
+    assert "\\x1b]52;c;" in text
+    assert "\x1b" not in text and "\x07" not in text

@@ -270,7 +270,7 @@ HOSTILES += [
             _os.close(1)
             _os.close(2)
             _os.kill(_os.getpid(), _signal.SIGSTOP)
-            """, "never finished"),
+            """, "stopped (a SIGSTOP or SIGTSTP)"),
 ]
 
 # In a batch, a submission sees only itself.

@@ -174,6 +174,8 @@ def _ending(outcome: Outcome, call: str, hang_hint, case) -> CheckFailure | None
         hint = BUSY_HINT if busy else MEMORY_HINT if outcome.hang.reason == "memory" else hang_hint
         if outcome.hang.reason != "memory" and not outcome.hang.deadlocks:
             hint = pickled or hint
+        if outcome.hang.reason == "stuck" and outcome.hang.stopped:
+            hint = "Never stop the program's own processes: a stopped process holds what it holds for ever."
         return CheckFailure(hang_summary(outcome, call), kind="hang", case=case,
                             hint=hint, details=hang_details(outcome))
     if outcome.error is not None:
@@ -282,6 +284,10 @@ def hang_summary(outcome: Outcome, call: str) -> str:
                 f"{limits.describe_bytes(limits.MAX_TREE_MEMORY)} of memory together")
     if hang.deadlocks:
         return f"{call} never finished, because of a deadlock: {hang.deadlocks[0]}"
+    if hang.reason == "stuck" and hang.stopped:
+        who = "a process" if len(hang.stopped) == 1 else f"{len(hang.stopped)} processes"
+        return (f"{call} never finished: {who} of the program stopped (a SIGSTOP or SIGTSTP) and nothing "
+                "would ever continue it")
     if hang.reason == "stuck":
         return (f"{call} never finished: after {hang.waited:g} s every thread of the program was waiting "
                 "for something that no other thread would ever do (a deadlock or a lost wake-up)")

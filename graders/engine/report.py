@@ -243,12 +243,12 @@ _STUCK_SITE = re.compile(r" is stuck at (\S+:\d+) ")
 
 
 def _stuck_at(f: Failure) -> tuple | None:
-    """What makes two hangs the same mistake, whatever the call: the student's lines each stuck
-    thread stands on, and the hint that explains them; None for a failure that is not such a hang."""
+    """What makes two hangs the same mistake, whatever the call and whichever check's hint comes
+    with it: the student's lines each stuck thread stands on; None for a failure that is not such a hang."""
     sites = frozenset(m[1] for line in f.details for m in [_STUCK_SITE.search(line)] if m)
     if f.kind != "hang" or not sites:
         return None
-    return "hang", sites, f.hint
+    return "hang", sites
 
 
 def _meaning(f: Failure) -> tuple:

@@ -77,7 +77,7 @@ def test_a_submission_that_blocks_in_every_call_gets_a_stuck_hang_for_each_check
     assert runs and not any(r.passed for r in runs)
     stuck = [r for r in runs if not r.failure.summary.startswith(NOT_RUN)]
     assert all(r.failure.kind == "hang" for r in runs)
-    assert all("never finished: after" in r.failure.summary for r in stuck), [r.failure.summary for r in stuck]
+    assert all("never finished" in r.failure.summary for r in stuck), [r.failure.summary for r in stuck]
     assert 1 <= len(stuck) <= SHARDS * MAX_TIMEOUTS
 
 

@@ -97,7 +97,7 @@ def test_bank_covers_exercise(name):
 # a crash (whose message names a temporary file), a pickling error, a deadlock, an item marked done
 # too early.
 TOLD_ONCE = ["lock.checks_what_it_oversold", "pool.nested_task_function", "rlock.two_rlocks_opposite_orders",
-             "consumer.done_before_handle"]
+             "lock.lock_kept_when_sold_out"]
 _UNDER = re.compile(r"^under [a-z, ]+: ")
 # The one line that points back at a mistake told in full above: short, and meant to repeat.
 _BACK = re.compile(r"^(the same mistake as|not run either|stuck at the same lines as in|hint: the one under|"

@@ -82,8 +82,8 @@ def run(args, exercises, methods, checks, usage_error) -> int:
     else:  # a whole class's grades, or nothing yet
         held = None if any((out / "students").glob("[!.]*")) else shard
     if held != shard:
-        what = f"shard {held[0]}/{held[1]}" if held else "no shard"
-        raise usage_error(f"{out} holds {what} of a class: give each shard, and the whole class, an --out of its own")
+        what = f"shard {held[0]}/{held[1]} of a class" if held else "a whole class's grades"
+        raise usage_error(f"{out} holds {what}: give each shard, and the whole class, an --out of its own")
     out.mkdir(parents=True, exist_ok=True)
     # No submission may read another's, nor the grades: only each student's stub is copied where it runs.
     for folder in limits.protect_folders(root, out):

@@ -260,4 +260,4 @@ def test_an_out_folder_holds_one_shard_or_the_whole_class(tmp_path):
         assert done.returncode == 2 and f"holds {held} of a class" in done.stderr, done.stderr
     (tmp_path / "whole" / "students" / "s0").mkdir(parents=True)
     done = kit("grade", *OPTIONS, "--submissions", str(root), "--out", str(tmp_path / "whole"), "--shard", "1/2")
-    assert done.returncode == 2 and "holds no shard of a class" in done.stderr, done.stderr
+    assert done.returncode == 2 and "holds a whole class's grades" in done.stderr, done.stderr

@@ -273,3 +273,17 @@ def test_an_out_folder_holds_one_shard_or_the_whole_class(tmp_path):
     (tmp_path / "whole" / "students" / "s0").mkdir(parents=True)
     done = kit("grade", *OPTIONS, "--submissions", str(root), "--out", str(tmp_path / "whole"), "--shard", "1/2")
     assert done.returncode == 2 and "holds a whole class's grades" in done.stderr, done.stderr
+
+
+def test_the_bench_measures_each_shard_and_the_merge_against_the_floor(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "graders.bench", "--sections", "floor,shards", "--shards", "3/2",
+                           "--repeat", "1", "--exercises", "lock", "--out", str(tmp_path)], cwd=KIT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())["shards"]
+    assert [r["shard"] for r in report["rows"]] == ["1/2", "2/2"]
+    assert sum(r["students"] for r in report["rows"]) == 3 and all(r["all_graded"] for r in report["rows"])
+    assert report["merged_all_passed"] is True
+    assert report["floor_full"] == round(sum(r["bare"] for r in json.loads(
+        (tmp_path / "report.json").read_text())["floor"]), 3)  # the floor of the same run, not another
+    assert "## Shards (lock solution, full mode): a class of 3 as 2 shards" in done.stdout

@@ -33,9 +33,10 @@ HELP_EXERCISES = "exercises to measure (default: all)"
 HELP_CORES = "comma-separated numbers of cores for the batch figures (default: 1,2,all)"
 HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
 HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): "
-                 "solutions,wrong,hang,timeouts,blocked,floor,batch,stability")
+                 "solutions,wrong,hang,timeouts,blocked,floor,batch,shards,stability")
+HELP_SHARDS = "the shards section: a class of STUDENTS graded as N shards one after another (default: 16/4)"
 HELP_STABILITY = "grades per submission for the stability section (default: 20)"
-SECTIONS = ("solutions", "wrong", "hang", "timeouts", "blocked", "floor", "batch", "stability")
+SECTIONS = ("solutions", "wrong", "hang", "timeouts", "blocked", "floor", "batch", "shards", "stability")
 PROCESSES = 3  # processes started by the floor program, like a typical check
 
 
@@ -237,6 +238,49 @@ def batch(cores_list, sizes, exercise) -> list[dict]:
     return rows
 
 
+def shards(students: int, n: int, exercise, floor_rows: list[dict]) -> dict:
+    """Each shard's throughput, one shard at a time on every core, and the merge after them.
+
+    Each figure also comes as a ratio to the floor measured in the same run (one
+    bare run under each start method, as a full grade runs each check under each):
+    a figure that keeps its ratio held still while the machine was slower.
+    """
+    from graders.engine.merge import merge
+
+    floor_full = sum(r["bare"] for r in floor_rows)
+    cores = len(os.sched_getaffinity(0))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="kit-bench-") as folder:
+        root = Path(folder) / "class"
+        for i in range(students):
+            (root / f"student{i:03}").mkdir(parents=True)
+            shutil.copyfile(exercise.solution_dir / exercise.stub, root / f"student{i:03}" / exercise.stub)
+        parts = []
+        for k in range(1, n + 1):
+            parts.append(Path(folder) / f"shard{k}")
+            work = Batch(root=root, out=parts[-1], exercises=[exercise], methods=list(START_METHODS), jobs=cores,
+                         shard=(k, n), report=lambda line: None)
+            started = time.perf_counter()
+            counts = work.run()
+            seconds = time.perf_counter() - started
+            per_student = seconds / max(1, counts["students"])
+            rows.append({"shard": f"{k}/{n}", "students": counts["students"], "jobs": cores,
+                         "seconds": round(seconds, 2), "per_minute": round(60 / per_student, 1),
+                         "per_student": round(per_student, 2), "floor_ratio": round(per_student / floor_full, 1),
+                         "all_graded": counts["graded"] == counts["students"]})
+        started = time.perf_counter()
+        merged = merge(parts, Path(folder) / "merged", report=lambda line: None)
+        seconds = time.perf_counter() - started
+        passed = (Path(folder) / "merged" / "gradebook.csv").read_text().count(",passed")
+    graded = sum(r["students"] for r in rows)
+    total = sum(r["seconds"] for r in rows)
+    return {"students": students, "shards": n, "floor_full": round(floor_full, 3), "rows": rows,
+            "per_minute": round(60 * graded / total, 1), "per_student": round(total / graded, 2),
+            "floor_ratio": round(total / graded / floor_full, 1), "merge_seconds": round(seconds, 3),
+            "merge_floor_ratio": round(seconds / floor_full, 2),
+            "merged_all_passed": merged["students"] == students and passed == students}
+
+
 def stability(exercises, grades: int, workers: int) -> list[dict]:
     """Grade each stub and solution `grades` times, `workers` at once to load the
     machine, and count the distinct verdicts (which checks passed): 1 is the goal."""
@@ -313,6 +357,18 @@ def markdown(report: dict) -> str:
         out += [f"| {r['exercise']} | {r['submission']} | {r['grades']} | {r['distinct_verdicts']} | "
                 f"{', '.join(map(str, r['checks_passed']))} |" for r in report["stability"]]
         out.append("")
+    if "shards" in report:
+        sh = report["shards"]
+        out.append(f"## Shards ({report['batch_exercise']} solution, full mode): a class of {sh['students']} "
+                   f"as {sh['shards']} shards, one after another, then merged\n\n"
+                   f"The floor: one bare run under each start method, {sh['floor_full']} s in this run.\n\n"
+                   "| shard | students | jobs | seconds | per minute | s per student | x floor | all graded |\n"
+                   "|---|---|---|---|---|---|---|---|")
+        out += [f"| {r['shard']} | {r['students']} | {r['jobs']} | {r['seconds']} | {r['per_minute']} | "
+                f"{r['per_student']} | x{r['floor_ratio']} | {r['all_graded']} |" for r in sh["rows"]]
+        out.append(f"\nAll shards: {sh['per_minute']} students a minute, {sh['per_student']} s a student "
+                   f"(x{sh['floor_ratio']} the floor). The merge: {sh['merge_seconds']} s "
+                   f"(x{sh['merge_floor_ratio']} the floor); every student passed: {sh['merged_all_passed']}.\n")
     if "batch" in report:
         out.append(f"## Batch throughput ({report['batch_exercise']} solution, full mode, the batch command)\n\n"
                    "| cores | jobs | submissions | seconds | per minute | all passed |\n|---|---|---|---|---|---|")
@@ -332,6 +388,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="2,4,8", help=HELP_SIZES)
     parser.add_argument("--sections", default=",".join(SECTIONS[:-1]), help=HELP_SECTIONS)
     parser.add_argument("--stability-grades", type=int, default=20, help=HELP_STABILITY)
+    parser.add_argument("--shards", default="16/4", metavar="STUDENTS/N", help=HELP_SHARDS)
     args = parser.parse_args(argv)
     known = manifest.load()
     names = [n for n in args.exercises.split(",") if n] or list(known)
@@ -341,6 +398,9 @@ def main(argv=None) -> int:
     exercises = [known[n] for n in names]
     cores_list = sorted({min(int(c), cores) for c in args.cores.split(",") if c.strip().isdigit() and int(c) > 0})
     sizes = sorted({int(s) for s in args.sizes.split(",") if s})
+    class_and_shards = tuple(int(x) for x in args.shards.split("/") if x.isdigit())
+    if len(class_and_shards) != 2 or min(class_and_shards) < 1:
+        parser.error("--shards takes STUDENTS/N, e.g. 16/4")
     report = {"when": time.strftime("%Y-%m-%d %H:%M"), "repeat": args.repeat,
               "machine": f"{cores} cores, Python {sys.version.split()[0]}"}
     steps = {"solutions": lambda: solutions(exercises, args.repeat),
@@ -349,6 +409,8 @@ def main(argv=None) -> int:
              "floor": lambda: floor(args.repeat),
              "blocked": lambda: blocked(exercises, args.repeat),
              "batch": lambda: batch(cores_list, sizes, exercises[0]),
+             "shards": lambda: shards(*class_and_shards, exercises[0],
+                                      report.get("floor") or floor(args.repeat)),
              "stability": lambda: stability(exercises, args.stability_grades, 2 * cores)}
     for section in sections:
         print(f"measuring {section} ...", file=sys.stderr, flush=True)

@@ -25,6 +25,7 @@ COMMANDS = {
     "autograder": ("graders.commands.autograder", "build the Gradescope autograder: dist/autograder.zip"),
     "gradescope": ("graders.commands.gradescope",
                    "grade a Gradescope submission into results.json (run by run_autograder)"),
+    "merge": ("graders.commands.merge", "join the gradebooks of a class's shards (grade --shard K/N) into one"),
 }
 
 

@@ -15,6 +15,11 @@ and the gradebook is rewritten whole from the finished folders after each
 student; so an interrupted batch keeps every result already written, and a
 rerun skips the students whose folder is there with the same key (same
 options, same files) and grades the rest.
+
+A shard (K of N) grades only the students whose folder name hashes to it, so
+every machine that grades a shard of the same class sees the same split, in
+whatever order it lists the folders; OUT/shard.json then says which shard it
+is, of which class, under which options, for `merge` (engine/merge.py).
 """
 from __future__ import annotations
 
@@ -40,6 +45,13 @@ from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeRe
 from graders.state import write_whole
 
 COLUMNS = ["student", "exercise", "score", "max", "checks_passed", "checks", "verdict"]
+SHARD_FILE = "shard.json"
+
+
+def in_shard(name: str, shard: tuple[int, int]) -> bool:
+    """Whether student folder `name` belongs to shard K of N: by a hash of the name, never its position."""
+    k, n = shard
+    return int.from_bytes(hashlib.sha256(os.fsencode(name)).digest()[:8], "big") % n == k - 1
 
 
 def find_sources(folder: Path, exercises: list[Exercise]) -> dict[str, Path | None]:
@@ -145,14 +157,31 @@ class Batch:
     jobs: int = 2
     formats: tuple = formats.FORMATS
     report: object = print  # report(line) as students finish
+    shard: tuple[int, int] | None = None  # (K, N): grade only the students of shard K of N
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def students_dir(self) -> Path:
         return self.out / "students"
 
-    def students(self) -> list[Path]:
+    def everyone(self) -> list[Path]:
+        """The whole class's folders, whichever shard this batch grades."""
         return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def students(self) -> list[Path]:
+        return [p for p in self.everyone() if self.shard is None or in_shard(p.name, self.shard)]
+
+    def options(self) -> dict:
+        """What every shard of one class must share to be merged: it decides the grades and the files."""
+        return {"exercises": [e.name for e in self.exercises], "methods": list(self.methods), "quick": self.quick,
+                "checks": sorted(self.checks), "formats": list(self.formats)}
+
+    def describe_shard(self) -> None:
+        """Write OUT/shard.json: which shard of which class this out folder holds, for `merge`."""
+        everyone = self.everyone()
+        write_whole(self.out / SHARD_FILE, json.dumps(
+            {"shard": list(self.shard), "options": self.options(), "class": [p.name for p in everyone],
+             "students": [p.name for p in everyone if in_shard(p.name, self.shard)]}, indent=2))
 
     def key(self, folder: Path) -> str:
         """What decides a student's grade: the options and the files graded."""
@@ -175,6 +204,8 @@ class Batch:
         self.students_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.students_dir.glob(".*.part-*"):
             shutil.rmtree(stale, ignore_errors=True)
+        if self.shard is not None:
+            self.describe_shard()
         students = self.students()
         todo = [s for s in students if not self.done(s)]
         counts = {"students": len(students), "skipped": len(students) - len(todo), "graded": 0, "errors": 0}
@@ -247,16 +278,21 @@ class Batch:
         partial.replace(final)
 
     def write_gradebook(self) -> None:
-        rows = []
-        for meta_path in sorted(self.students_dir.glob("*/batch.json")):
-            try:
-                meta = json.loads(meta_path.read_text())
-            except (OSError, ValueError):
-                continue
-            for row in meta.get("rows", []):
-                rows.append({"student": meta["student"], "max": 100, **row})
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        write_whole(self.out / "gradebook.csv", text.getvalue())
+        write_gradebook(self.out)
+
+
+def write_gradebook(out: Path) -> None:
+    """OUT/gradebook.csv, rewritten whole from the students' finished folders."""
+    rows = []
+    for meta_path in sorted((out / "students").glob("*/batch.json")):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        for row in meta.get("rows", []):
+            rows.append({"student": meta["student"], "max": 100, **row})
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_whole(out / "gradebook.csv", text.getvalue())

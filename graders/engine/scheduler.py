@@ -123,13 +123,13 @@ class Trace:
         number = {pid: n for n, pid in enumerate(dict.fromkeys(a.pid for a in self.arrivals), 1)}
         lines = []
         for batch in self.batches:
-            inside: dict[str, list[str]] = {}
-            for a in batch.arrivals:
-                if a.stage in stages:
-                    inside.setdefault(a.stage, []).append(f"{role} {number[a.pid]}")
-            if inside:
-                lines.append(f"step {len(lines) + 1}: " + "; ".join(
-                    f"inside {stage}: {', '.join(names)}" for stage, names in inside.items()))
+            # In the order of `stages` and of the numbers: the order threads reached pause() within
+            # one step is the machine's, and the report must read the same on every run.
+            inside = {stage: sorted(number[a.pid] for a in batch.arrivals if a.stage == stage) for stage in stages}
+            told = [f"inside {stage}: {', '.join(f'{role} {n}' for n in numbers)}"
+                    for stage, numbers in inside.items() if numbers]
+            if told:
+                lines.append(f"step {len(lines) + 1}: " + "; ".join(told))
         return lines
 
 

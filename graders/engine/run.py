@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -66,9 +67,9 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         _ADOPTS = become_subreaper()
     slot = limits.current()  # the sandbox user, when the grader runs as root
     folder = tempfile.mkdtemp(prefix="kit-run-", dir=limits.runs_dir())
-    coordinator = Coordinator(folder)
-    tree = None
+    coordinator = tree = None
     try:
+        coordinator = Coordinator(folder)
         os.mkdir(os.path.join(folder, "stacks"))
         os.mkdir(os.path.join(folder, "work"))
         os.mkdir(os.path.join(folder, "out"))  # the child's own, in the sandbox: the result goes there
@@ -109,11 +110,18 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         outcome.stderr = stacks.clean_traceback(stderr, submission)
         return outcome
     finally:
-        if tree is not None:
-            tree.kill_all()
-        limits.sweep(slot)  # a last net: every process of the sandbox user
-        coordinator.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        # Ctrl-C may come again while we clean up (the terminal's, then the kit's own to its
+        # gradings): it waits until every process and file of the run is gone.
+        interrupt = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            if tree is not None:
+                tree.kill_all()
+            limits.sweep(slot)  # a last net: every process of the sandbox user
+            if coordinator is not None:
+                coordinator.close()
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, interrupt)
 
 
 def _drive(child, tree, coordinator, deadline, choose, folder, submission, memory) -> Hang | None:

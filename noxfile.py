@@ -139,7 +139,7 @@ def watch(session):
 def verify(session):
     """Self-check: stubs fail, solutions pass, every known-wrong variant is caught."""
     _install(session, "test")
-    session.run("pytest", "tests/verify", "-n", "auto", *session.posargs)
+    session.run("pytest", "tests/exercises", "-n", "auto", *session.posargs)
 
 
 @nox.session
@@ -153,14 +153,14 @@ def tests(session):
 def bench(session):
     """Measure time to verdict and batch throughput; writes .kit/bench/report.md and .json."""
     _install(session)
-    session.run("python", "-m", "graders.bench", *session.posargs)
+    session.run("python", "-m", "graders.devtools.bench", *session.posargs)
 
 
 @nox.session
 def pictures(session):
     """Redraw the README's report pictures (docs/pictures/) from real grades of bank variants."""
     _install(session)
-    session.run("python", "-m", "graders.pictures", *session.posargs)
+    session.run("python", "-m", "graders.devtools.pictures", *session.posargs)
 
 
 @nox.session

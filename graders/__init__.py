@@ -1,1 +1,12 @@
-"""The kit's hidden graders (one folder per exercise) and the grading engine (engine/)."""
+"""The kit's graders.
+
+One folder per exercise (`lock/`, `consumer/`, ...: its checks, the probe its
+runs call, its analysis and its bank of variants), and the machinery they use:
+
+- `engine/`: the grading process's side: checks, runs, the lockstep scheduler, results, reports;
+- `child/`: what runs in the child process beside the student's code;
+- `sandbox/`: what keeps a submission to itself (limits, users, untrusted reads);
+- `cli/`: the commands, `python -m graders COMMAND`;
+- `classroom/`: grading a class and what instructors hand out (batch, shards, bundles, formats);
+- `devtools/`: for the kit's authors (bench, pictures, the bank loader, scaffolding).
+"""

@@ -1,5 +1,5 @@
 import sys
 
-from graders.cli import main
+from graders.cli.main import main
 
 sys.exit(main())

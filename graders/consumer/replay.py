@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.engine import untrusted
+from graders.sandbox import untrusted
 from graders.engine.checks import CheckFailure
 
 EMPTY = "q.get:Empty"  # stages of the trace (see probe.py)

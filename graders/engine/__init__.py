@@ -1,10 +1,12 @@
-"""The grading engine.
+"""The grading engine: the grading process's side, which decides verdicts and
+never imports student code.
 
-Parent side (the grading process): checks.py (what graders write with),
-run.py (one probe in a child, under a deadline), scheduler.py (lockstep
-`pause`), tree.py (the child's process tree), stacks.py (student-only frames),
-plugin.py (pytest), results.py and report.py (results as data, then text),
-grade.py (stage and grade), manifest.py (exercises.toml).
-Child side: runner.py, hook.py, timed.py (timed waits on the grader's clock),
-boot/sitecustomize.py; they import nothing heavy.
+- `checks.py`: what graders write with (`@check`, `Student`, `CheckFailure`);
+- `run.py`: one probe in a fresh child, under a deadline; `scheduler.py`: the
+  lockstep `pause` and the virtual clock; `tree.py`: the child's process tree;
+  `stacks.py`: the student's frames of a hang;
+- `grading.py`: stage a submission and run the grading pytest processes;
+  `balance.py`: share the runs between them; `plugin.py`: their pytest plugin;
+- `results.py` and `report.py`: results as data, then as text;
+- `manifest.py` (exercises.toml) and `catalog.py` (the checks an exercise has).
 """

@@ -14,7 +14,9 @@ import signal
 from collections import Counter
 from dataclasses import dataclass, field
 
-from graders.engine import limits, stacks
+from graders.sandbox import limits
+
+from graders.engine import stacks
 from graders.engine.manifest import Exercise
 from graders.engine.results import NOT_RUN, Failure
 from graders.engine.run import Outcome, run_probe
@@ -39,7 +41,7 @@ def check(title: str, *, every_start_method: bool = True, start_method: str | No
     that start method, so the run is made once. `cost` says about how many
     plain runs a check's work is worth, when that is not one per example (a
     run of many processes, say): the processes share the work by it
-    (engine/shards.py).
+    (engine/balance.py).
     """
     def mark(func):
         func.kit_title = title

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from graders.engine import limits, manifest, shards
+from graders.sandbox import limits
+
+from graders.engine import manifest, balance as shards
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 
@@ -27,7 +29,7 @@ HELP_METHODS = "comma-separated start methods to run every check under (default:
 HELP_QUICK = "quick mode: fewer generated examples (pair it with one start method)"
 HELP_CHECKS = "comma-separated check names to run (default: all)"
 HELP_PROGRESS = "append one JSON line per finished run to this file, for a progress display"
-HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0), as engine/shards.py shares them"
+HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0), as engine/balance.py shares them"
 
 settings.register_profile("kit", max_examples=8, derandomize=True, database=None, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=False)

@@ -13,11 +13,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import crashes, limits, locktrace, stacks, untrusted
+from graders.child import crashes, locktrace
+
+from graders.sandbox import limits, untrusted
+
+from graders.engine import stacks
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
-BOOT = os.path.join(os.path.dirname(__file__), "boot")
+BOOT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "child", "boot")
 POLL = 0.005  # seconds between looks at the process tree
 SETTLE = 3  # quiet looks in a row before the tree counts as blocked
 STALL = 2.0  # seconds of total quiet, with no timer pending, that make a hang
@@ -86,7 +90,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         limits.hand_over(slot)
         with open(os.path.join(folder, "stdout"), "wb") as out, open(os.path.join(folder, "stderr"), "wb") as err:
             child = subprocess.Popen(
-                [limits.python(slot), "-m", "graders.engine.runner", job_path],
+                [limits.python(slot), "-m", "graders.child.main", job_path],
                 cwd=os.path.join(folder, "work"), env=env, stdin=subprocess.DEVNULL,
                 stdout=out, stderr=err, start_new_session=True, **limits.popen_options(slot, deadline))
         limits.join_cpu_share(slot, child.pid)  # before it can start anything: its children follow it
@@ -189,7 +193,7 @@ def _timer_words(timer) -> str:
 def _child_env(submission, lib, stacks_dir, tag, pause_address) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "COV_"))}
-    boot = os.path.join(lib, "graders", "engine", "boot")  # BOOT itself, or its copy in the sandbox
+    boot = os.path.join(lib, "graders", "child", "boot")  # BOOT itself, or its copy in the sandbox
     env.update(PYTHONPATH=os.pathsep.join([submission, lib, boot if os.path.isdir(boot) else BOOT]),
                PYTHONUNBUFFERED="1", KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag,
                KIT_PAUSE_ADDRESS=pause_address, KIT_STUDENT_DIR=submission)

@@ -9,7 +9,7 @@ inside their stages at the same moment, whatever the machine's load. A racy
 program therefore shows its race on every run, and a correct one never does.
 
 Time is part of the model. A thread in a timed wait of the student's code
-(`engine/timed.py`) is a *timer* here: it is blocked, but its timeout can
+(`child/timed.py`) is a *timer* here: it is blocked, but its timeout can
 expire. The coordinator keeps a virtual clock; `run.py` lets the timers with
 the earliest deadline expire whenever the program is blocked, before it
 releases held threads (the adversary's choice: a slow machine lets a timeout
@@ -24,7 +24,9 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from graders.engine import locktrace, untrusted
+from graders.child import locktrace
+
+from graders.sandbox import untrusted
 
 
 @dataclass(frozen=True)

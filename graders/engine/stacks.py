@@ -28,7 +28,7 @@ _PICKLING = re.compile(
     r"|AttributeError: .*<lambda>")
 _UNPICKLABLE = re.compile(r"cannot pickle '(?P<type>[^']+)' object")
 # As a run ends, its resource tracker warns of the semaphores still registered. The runner
-# leaves with os._exit (runner.py), which skips the finalizers that unregister them, so the
+# leaves with os._exit (child/main.py), which skips the finalizers that unregister them, so the
 # warning is the kit's doing, whatever the program did; and it comes or not depending on
 # whether the tracker writes it before the run's processes are killed.
 _LEAKED_SEMAPHORES = re.compile(r"UserWarning: resource_tracker: There appear to be \d+ leaked semaphore objects")

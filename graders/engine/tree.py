@@ -27,7 +27,7 @@ import time
 
 import psutil
 
-from graders.engine import untrusted
+from graders.sandbox import untrusted
 
 _PR_SET_CHILD_SUBREAPER = 36
 

@@ -10,7 +10,7 @@ went down: then that buyer bought.
 """
 from __future__ import annotations
 
-from graders.engine import untrusted
+from graders.sandbox import untrusted
 
 STAGES = ("search", "buy")
 

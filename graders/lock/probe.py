@@ -2,8 +2,8 @@
 import importlib
 import sys
 
-from graders.engine import locktrace
-from graders.engine.exceptions import describe_exception
+from graders.child import locktrace
+from graders.child.errors import describe_exception
 
 RETURNED = "kit:returned"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypothesis import given, strategies as st
 
-from graders.engine import untrusted
+from graders.sandbox import untrusted
 from graders.engine.checks import CheckFailure, check
 from graders.engine.results import NOT_RUN
 from graders.lock.observe import WhoBought

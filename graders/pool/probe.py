@@ -7,7 +7,7 @@ flight, then returns "done A" or raises the exception it was told to.
 import multiprocessing.pool
 import os
 
-from graders.engine.exceptions import describe_exception
+from graders.child.errors import describe_exception
 
 TASK = "task:"
 RETURNED = "kit:returned"

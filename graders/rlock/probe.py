@@ -4,8 +4,8 @@ It keeps no figure of its own: which worker threads were alive, and when, the
 grader reads from /proc at each release (graders/rlock/observe.py), so a
 submission that sets a counter here changes nothing.
 """
-from graders.engine import locktrace
-from graders.engine.exceptions import describe_exception
+from graders.child import locktrace
+from graders.child.errors import describe_exception
 
 RETURNED = "kit:returned"
 

@@ -150,7 +150,7 @@ def rush(student, pause, users, stock):
 
 def bad_input(student, pause, cases):
     """Call rush() once per case; report what each call raised or returned."""
-    from graders.engine.exceptions import describe_exception
+    from graders.child.errors import describe_exception
 
     _watch_main(pause)
     report = []

@@ -4,9 +4,9 @@ import types
 
 import pytest
 
-from graders import bench
+from graders.devtools import bench
 from graders.engine import checks, manifest
-from graders.engine.grade import SHARDS, grade
+from graders.engine.grading import SHARDS, grade
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.report import render
 from graders.engine.results import NOT_RUN, CheckResult, ExerciseResult, GradeResult, Run

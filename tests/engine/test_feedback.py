@@ -4,15 +4,16 @@ import re
 
 import pytest
 
-import bank
-from graders.engine import crashes, manifest
+from graders.child import crashes
+from graders.engine import manifest
 from graders.engine.checks import PICKLING_HINT, CheckFailure, Student, hang_details, pickling_hint
-from graders.engine.grade import grade
+from graders.engine.grading import grade
 from graders.engine.report import FORK_ONLY, failure_text, render
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
-from graders.engine.crashes import Crash
+from graders.child.crashes import Crash
 from graders.engine.run import Hang, Outcome
-from test_locktrace import OPPOSITE_ORDERS, line_of  # two threads that take two locks in opposite orders
+from graders.devtools import bank
+from deadlocks import OPPOSITE_ORDERS, line_of  # two threads that take two locks in opposite orders
 
 
 def student():

@@ -8,7 +8,7 @@ import tempfile
 import pytest
 
 from graders.engine import manifest
-from graders.engine.grade import grade
+from graders.engine.grading import grade
 
 
 @pytest.fixture

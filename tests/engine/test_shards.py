@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from hypothesis import example, given, settings, strategies as st
 
-from graders.engine import shards
+from graders.engine import balance as shards
 from graders.engine.checks import check
 
 

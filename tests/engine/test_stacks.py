@@ -8,7 +8,7 @@ DUMP = """Thread 0x00007f0000000002 (most recent call first):
   File "/usr/lib/python3.11/threading.py", line 320 in wait
   File "{student}/shop.py", line 33 in f1
   File "{student}/shop.py", line 50 in work
-  File "/kit/graders/engine/runner.py", line 60 in main
+  File "/kit/graders/child/main.py", line 60 in main
 
 Current thread 0x00007f0000000001 (most recent call first):
   File "/usr/lib/python3.11/threading.py", line 1100 in join
@@ -23,7 +23,7 @@ def test_only_the_students_frames_are_kept(tmp_path):
 
 def test_tracebacks_lose_the_graders_frames(tmp_path):
     text = f'''Traceback (most recent call last):
-  File "/kit/graders/engine/runner.py", line 60, in main
+  File "/kit/graders/child/main.py", line 60, in main
     value = probe(student)
   File "{tmp_path}/tickets.py", line 9, in buy
     count = read_count(db_path)

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from graders.engine import manifest
-from graders.engine.grade import grade
+from graders.engine.grading import grade
 from graders.engine.manifest import KIT
 
 

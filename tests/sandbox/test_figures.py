@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from graders.engine import manifest
-from graders.engine.grade import grade
+from graders.engine.grading import grade
 
 EXERCISES = manifest.load()
 

@@ -1,7 +1,7 @@
 """Each hostile submission ends as a failing grade, for the reason expected, with nothing left
 running and nothing changed, in a batch where the others are graded as usual.
 
-The submissions are graded once, in the class of 40 of `classroom.py`, on one
+The submissions are graded once, in the class of 40 of `fake_class.py`, on one
 check that the solution passes: a fake fails it on its own merits, and
 `reads_solutions` would pass it if it could read solutions/.
 """
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import classroom
+import fake_class
 import hostile
-from graders.engine import limits
+from graders.sandbox import limits
 
 
 @pytest.fixture(scope="module")
 def graded():
-    return classroom.graded_class()
+    return fake_class.graded_class()
 
 
 @pytest.mark.parametrize("case", hostile.HOSTILES, ids=lambda h: h.name)

@@ -1,0 +1,706 @@
+"""Traced locks, so that a hang can be told as a deadlock in words.
+
+Like Java's ThreadMXBean.findDeadlockedThreads(), the engine keeps a wait-for
+graph: which thread holds which lock (and where it took it), and which thread
+waits for which lock. When a run hangs, a cycle in that graph is the deadlock:
+
+    Thread-1 holds lock_A (shop.py:40) and waits for lock_B (shop.py:42);
+    Thread-2 holds lock_B (shop.py:48) and waits for lock_A (shop.py:50)
+
+Child side (in a probe): `trace(student_module)` swaps the module's global
+locks for traced ones, named after their globals (a global Condition's lock
+too, under the Condition's names), and makes `threading`'s and
+`multiprocessing`'s Lock, RLock, Semaphore and BoundedSemaphore return traced
+ones when the student's own code calls them (named after the variable on the
+line that made them). Locks made by anything else, the standard library
+included, stay untouched. A semaphore counts as a lock held by every thread
+that took it and has not given it back.
+
+`held_by_me()` lists the traced locks the calling thread holds: `pause`
+(`pause.py`) sends it with every arrival, so the grader knows who held which
+lock, taken where, at each stage (`Arrival.locks`, a tuple of `Held`).
+
+The graph travels in files, not messages, because a deadlocked process cannot
+answer: each process rewrites `locks-PID.json` in the run's stacks folder
+whenever the part of the graph that matters changes, which is whenever a thread
+starts or stops waiting, or a lock with a waiter (or shared between processes)
+changes hands. Uncontended acquires never touch the disk.
+
+Grading side: `explain(folder)` reads those files after a hang and returns the
+deadlocks and the other waits in words (`run.py` does this for every hang).
+"""
+from __future__ import annotations
+
+import _thread
+import glob
+import json
+import linecache
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.synchronize
+import os
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+
+from graders.engine import stacks
+
+from graders.child import timed
+
+from graders.sandbox import untrusted
+
+FILE_PATTERN = "locks-*.json"
+
+# ---------------------------------------------------------------- child side
+
+_THREAD_LOCK = type(_thread.allocate_lock())
+_THREAD_RLOCK = type(threading.RLock())
+_KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
+SEMAPHORES = ("Semaphore", "BoundedSemaphore")
+_ORIGINAL = {kind: getattr(threading, kind) for kind in _KINDS}
+_ORIGINAL_MP = {kind: getattr(multiprocessing.context.BaseContext, kind) for kind in _KINDS}
+_CONDITION, _CONDITION_MP = threading.Condition, multiprocessing.context.BaseContext.Condition
+_TARGET = r"(?:self\.)?(\w+)(?:\s*:[^=]+)?\s*=(?!=)\s*"
+_ASSIGNED = re.compile(rf"^\s*((?:{_TARGET})+)")  # `lock_A = lock_B = ...`: every name it gets
+
+_state = _thread.RLock()  # re-entrant: a signal handler may take a traced lock while we hold it
+_student: str | None = None  # the folder of the student's code: acquire sites are taken there
+_folder: str | None = None  # where this process writes its part of the graph
+_holds: dict = {}  # traced lock, or (semaphore, tid) -> {"tid", "thread", "site", "count"}
+_waits: dict = {}  # native thread id -> {"lock", "thread", "site"}
+_inside_cache: dict[str, bool] = {}
+
+
+def trace(module, folder: str | None = None) -> None:
+    """Trace the locks of `module` (the student's) and of the code in its folder."""
+    global _student, _folder
+    _student = os.path.dirname(os.path.realpath(module.__file__))
+    _folder = folder or os.environ.get("KIT_STACKS_DIR")
+    _inside_cache.clear()
+    _patch_factories()
+    _wrap_globals(module)
+
+
+def _patch_factories():
+    for kind in _KINDS:
+        setattr(threading, kind, _thread_factory(kind))
+        setattr(multiprocessing.context.BaseContext, kind, _shared_factory(kind))
+        # `multiprocessing.Lock` is a method bound to the default context at import: bind it again.
+        setattr(multiprocessing, kind, getattr(multiprocessing.context._default_context, kind))
+    threading.Condition = _thread_condition
+    multiprocessing.context.BaseContext.Condition = _shared_condition
+    multiprocessing.Condition = multiprocessing.context._default_context.Condition
+
+
+def _thread_condition(lock=None):
+    """threading.Condition: one the student's code makes without a lock gets a traced RLock."""
+    caller = sys._getframe(1)
+    if lock is None and _is_student(caller.f_code.co_filename):
+        lock = TracedLock(_ORIGINAL["RLock"](), "RLock", _names_at(caller, "Condition"))
+    return _CONDITION(lock)
+
+
+def _shared_condition(self, lock=None):
+    caller = sys._getframe(1)
+    if lock is None and _is_student(caller.f_code.co_filename):
+        lock = TracedSharedLock(_ORIGINAL_MP["RLock"](self), "RLock", _names_at(caller, "Condition"))
+    return _CONDITION_MP(self, lock)
+
+
+_thread_condition.__name__ = _thread_condition.__qualname__ = "Condition"
+_thread_condition.__module__ = "threading"  # pickled by reference (a Manager's registry): the real one elsewhere
+
+
+def _thread_factory(kind):
+    original = _ORIGINAL[kind]
+
+    def make(*args, **kwargs):
+        inner = original(*args, **kwargs)
+        caller = sys._getframe(1)
+        if not _is_student(caller.f_code.co_filename):
+            return inner
+        return TracedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
+    make.__name__ = make.__qualname__ = kind
+    # Pickled by reference as threading.Lock (a Manager's registry made after trace() holds it):
+    # another process unpickles the real one.
+    make.__module__ = "threading"
+    return make
+
+
+def _shared_factory(kind):
+    original = _ORIGINAL_MP[kind]
+
+    def make(self, *args, **kwargs):
+        inner = original(self, *args, **kwargs)
+        caller = sys._getframe(1)
+        if not _is_student(caller.f_code.co_filename):
+            return inner
+        return TracedSharedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
+    make.__name__ = make.__qualname__ = kind
+    return make
+
+
+def _wrap_globals(module):
+    """Swap the module's locks for traced ones, and its imported factories for ours."""
+    factories = {id(threading._allocate_lock): threading.Lock, id(_CONDITION): threading.Condition}
+    factories.update({id(_ORIGINAL[kind]): getattr(threading, kind) for kind in _KINDS})
+    wrapped = {}
+    for name, value in list(vars(module).items()):
+        if id(value) in factories:
+            setattr(module, name, factories[id(value)])
+        elif _is_mp_factory(value):
+            setattr(module, name, getattr(value.__self__, value.__name__))
+        elif isinstance(value, (_THREAD_LOCK, _THREAD_RLOCK, _ORIGINAL["Semaphore"],
+                                multiprocessing.synchronize.SemLock)):
+            if id(value) not in wrapped:
+                wrapped[id(value)] = _wrap(value, name)
+            else:
+                wrapped[id(value)].names.append(name)
+            setattr(module, name, wrapped[id(value)])
+    for name, value in list(vars(module).items()):
+        # A Condition made at import holds its lock itself: trace that lock, under the Condition's names.
+        if isinstance(value, _CONDITION) and not isinstance(value._lock, TracedLock):
+            inner = value._lock
+            if id(inner) not in wrapped:
+                wrapped[id(inner)] = _wrap(inner, name)
+            value.__init__(wrapped[id(inner)])  # made at import: nobody waits on it yet
+        if isinstance(value, _CONDITION) and name not in value._lock.names:
+            value._lock.names.append(name)
+
+
+def _is_mp_factory(value) -> bool:
+    return (getattr(value, "__func__", None) in (*_ORIGINAL_MP.values(), _CONDITION_MP)
+            and isinstance(getattr(value, "__self__", None), multiprocessing.context.BaseContext))
+
+
+def _wrap(lock, name):
+    if isinstance(lock, multiprocessing.synchronize.SemLock):
+        kind = next(k for k in ("BoundedSemaphore", "Semaphore", "RLock", "Lock")
+                    if isinstance(lock, getattr(multiprocessing.synchronize, k)))
+        return TracedSharedLock(lock, kind, [name], _value(lock, kind))
+    kind = ("RLock" if isinstance(lock, _THREAD_RLOCK) else "BoundedSemaphore"
+            if isinstance(lock, _ORIGINAL["BoundedSemaphore"]) else "Semaphore"
+            if isinstance(lock, _ORIGINAL["Semaphore"]) else "Lock")
+    return TracedLock(lock, kind, [name], _value(lock, kind))
+
+
+def _value(lock, kind) -> int | None:
+    """How many threads a semaphore lets in when it is made (None for a lock)."""
+    if kind not in SEMAPHORES:
+        return None
+    try:
+        return int(lock.get_value() if hasattr(lock, "get_value") else lock._value)
+    except (AttributeError, NotImplementedError, OSError, TypeError, ValueError):
+        return None
+
+
+def _names_at(frame, kind) -> list[str]:
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno)
+    match = _ASSIGNED.match(line)
+    if match:
+        return re.findall(_TARGET, match[1])
+    return [f"the {kind} made at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"]
+
+
+def _is_student(filename: str) -> bool:
+    found = _inside_cache.get(filename)
+    if found is None:
+        path = os.path.realpath(filename)
+        found = _student is not None and path.startswith(_student + os.sep)
+        _inside_cache[filename] = found
+    return found
+
+
+def _site():
+    """The student's innermost line on this thread's stack: [file, line], or None."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if _is_student(frame.f_code.co_filename):
+            return [frame.f_code.co_filename, frame.f_lineno]
+        frame = frame.f_back
+    return None
+
+
+def _me():
+    return threading.get_native_id(), threading.current_thread().name
+
+
+class TracedLock:
+    """A threading Lock or RLock that reports its holder and its waiters."""
+
+    shared = False
+
+    def __init__(self, inner, kind, names, value=None):
+        self._inner = inner
+        self.kind = kind
+        self.names = names
+        self.value = value  # a semaphore's initial value
+
+    @property
+    def multi(self) -> bool:
+        """A semaphore: several threads may hold it at once, and any thread may release it."""
+        return self.kind in SEMAPHORES
+
+    def _hold_key(self, tid):
+        return (self, tid) if self.multi else self
+
+    def key(self) -> str:
+        return f"t{os.getpid()}:{id(self)}"
+
+    def acquire(self, blocking=True, timeout=-1):
+        if self.multi:  # threading.Semaphore: timeout=None (our default, -1, stands for it) waits for ever
+            timeout = None if timeout == -1 else timeout
+            if not blocking and timeout is not None:
+                raise ValueError("can't specify timeout for non-blocking acquire")
+            return self._acquire(blocking, timeout, forever=timeout is None)
+        if blocking and timeout != -1 and timeout < 0:
+            raise ValueError("timeout value must be a non-negative number")
+        return self._acquire(blocking, timeout, forever=timeout == -1)
+
+    def _try(self):
+        return self._inner.acquire(False)
+
+    def _wait(self, timeout, forever):
+        return self._inner.acquire() if forever else timed.acquire(self._inner, timeout)
+
+    def _acquire(self, blocking, timeout, forever):
+        site = _site()
+        tid, thread = _me()
+        with _state:
+            if not blocking and not forever and not self.multi:
+                self._inner.acquire(False, timeout)  # raises, as the real lock does
+            got = self._try()
+            if got:
+                self._took(tid, thread, site)
+                return True
+            if not blocking or timeout == 0:
+                return False
+            _waits[tid] = {"lock": self, "thread": thread, "site": site}
+            _flush()
+        got = False
+        try:
+            got = self._wait(timeout, forever)
+        finally:
+            with _state:
+                _waits.pop(tid, None)
+                if got:
+                    self._took(tid, thread, site, changed=True)
+                else:
+                    _flush()
+        return got
+
+    def _took(self, tid, thread, site, count=1, changed=False):
+        key = self._hold_key(tid)
+        held = _holds.get(key)
+        if held is not None and held["tid"] == tid and self.kind != "Lock":
+            held["count"] += count
+        else:
+            _holds[key] = {"tid": tid, "thread": thread, "site": site, "count": count}
+        if changed or self._watched():
+            _flush()
+
+    def release(self, *args):
+        with _state:
+            self._inner.release(*args)  # a threading.Semaphore may release n at once
+            n = args[0] if args and type(args[0]) is int else 1
+            for _ in range(n):
+                key = self._hold_key(threading.get_native_id())
+                if self.multi and key not in _holds:  # given back by another thread than took it
+                    key = next((k for k in _holds if isinstance(k, tuple) and k[0] is self), None)
+                held = _holds.get(key)
+                if held is None:
+                    break
+                held["count"] -= 1
+                if self.kind == "Lock" or held["count"] <= 0:
+                    del _holds[key]
+            if self._watched():
+                _flush()
+
+    def _watched(self) -> bool:
+        """Whether other processes or waiting threads make this lock's state worth writing."""
+        return self.shared or any(w["lock"] is self for w in _waits.values())
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+    # threading.Condition hands an RLock's whole count over while it waits; it looks these
+    # up once, and uses its own fallbacks where the lock has none (a plain Lock has none).
+    @property
+    def _release_save(self):
+        self._inner._release_save  # AttributeError when the real lock has none
+        return self._traced_release_save
+
+    @property
+    def _acquire_restore(self):
+        self._inner._acquire_restore
+        return self._traced_acquire_restore
+
+    @property
+    def _is_owned(self):
+        return self._inner._is_owned
+
+    def _traced_release_save(self):
+        with _state:
+            state = self._inner._release_save()
+            _holds.pop(self, None)
+            if self._watched():
+                _flush()
+        return state
+
+    def _traced_acquire_restore(self, state):
+        site = _site()
+        tid, thread = _me()
+        with _state:
+            _waits[tid] = {"lock": self, "thread": thread, "site": site}
+            _flush()
+        try:
+            self._inner._acquire_restore(state)
+        finally:
+            with _state:
+                _waits.pop(tid, None)
+                self._took(tid, thread, site, count=state[0] if isinstance(state, tuple) else 1, changed=True)
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle '{type(self._inner).__module__}.{type(self._inner).__name__}' object")
+
+    def __repr__(self):
+        return f"<traced {self.kind} {self.names[0]}: {self._inner!r}>"
+
+
+class TracedSharedLock(TracedLock):
+    """A multiprocessing Lock, RLock or semaphore: its state is written on every change."""
+
+    shared = True
+
+    def __init__(self, inner, kind, names, value=None, key=None):
+        super().__init__(inner, kind, names, value)
+        # Made once, and handed on when the lock is: an unnamed semaphore's handle is an address,
+        # which forked children that each make their own lock can share.
+        semlock = inner._semlock
+        self._key = key or (f"m{semlock.name}" if semlock.name else f"m{os.getpid()}:{semlock.handle}")
+
+    def key(self) -> str:
+        return self._key
+
+    def acquire(self, block=True, timeout=None):
+        return self._acquire(block, timeout, forever=timeout is None)
+
+    def _try(self):
+        return self._inner.acquire(False)
+
+    def _wait(self, timeout, forever):
+        return self._inner.acquire(True, timeout)
+
+    def _acquire(self, blocking, timeout, forever):
+        if not blocking:
+            timeout, forever = -1, True  # multiprocessing ignores a timeout when not blocking
+        return super()._acquire(blocking, timeout, forever)
+
+    def __reduce__(self):
+        return _rebuild_shared, (self._inner, self.kind, self.names, _student, self.value, self._key)
+
+
+def _rebuild_shared(inner, kind, names, student, value=None, key=None):
+    """In a spawned process: the traced lock again, writing to this process's file."""
+    global _student, _folder
+    if _student is None:
+        _student = student
+        _folder = os.environ.get("KIT_STACKS_DIR")
+        _inside_cache.clear()
+    return TracedSharedLock(inner, kind, names, value, key)
+
+
+def _lock_of(key):
+    return key[0] if isinstance(key, tuple) else key
+
+
+def held_by_me() -> list[dict]:
+    """The traced locks the calling thread holds, in the order it took them (JSON, for `pause`)."""
+    tid = threading.get_native_id()
+    with _state:
+        mine = [(_lock_of(key), h) for key, h in _holds.items() if h["tid"] == tid]
+        return [{"names": lock.names[:8], "kind": lock.kind, "key": lock.key(), "value": lock.value,
+                 "site": f"{os.path.basename(h['site'][0])}:{h['site'][1]}" if h["site"] else None}
+                for lock, h in mine]
+
+
+def _flush():
+    """Write this process's part of the graph (called with _state held)."""
+    if not _folder:
+        return
+    locks = {}
+
+    def ref(lock):
+        key = lock.key()
+        locks[key] = {"names": lock.names, "kind": lock.kind, "shared": lock.shared}
+        return key
+
+    data = {
+        "pid": os.getpid(),
+        "process": multiprocessing.current_process().name,
+        "holds": [dict(h, lock=ref(_lock_of(key))) for key, h in _holds.items()],
+        "waits": [{"tid": tid, "thread": w["thread"], "site": w["site"], "lock": ref(w["lock"])}
+                  for tid, w in _waits.items()],
+    }
+    data["locks"] = locks
+    path = os.path.join(_folder, f"locks-{os.getpid()}.json")
+    try:
+        with open(path + ".part", "w") as f:
+            json.dump(data, f)
+        os.replace(path + ".part", path)
+    except OSError:
+        pass
+
+
+_forking_tid = None
+
+
+def _before_fork():
+    global _forking_tid
+    _forking_tid = threading.get_native_id()
+
+
+def _after_fork():
+    """A forked child: only the thread that forked lives on, under a new id."""
+    global _state
+    _state = _thread.RLock()
+    _waits.clear()
+    for key, held in list(_holds.items()):
+        lock = _lock_of(key)
+        if lock.shared:
+            del _holds[key]  # the parent holds it, and says so in its own file
+            continue
+        held["tid"] = threading.get_native_id() if held["tid"] == _forking_tid else -1  # -1: stays locked
+        if lock.multi:
+            _holds[lock._hold_key(held["tid"])] = _holds.pop(key)
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
+
+# ---------------------------------------------------------------- grading side
+
+
+@dataclass(frozen=True)
+class Held:
+    """A traced lock a thread held at a `pause`, as its process told the grader."""
+
+    names: tuple[str, ...]  # the student's names for it ("lock_A", "lock_B" for one lock with two names)
+    kind: str  # Lock, RLock, Semaphore or BoundedSemaphore
+    key: str  # the same key in two processes means the same lock
+    site: str | None  # where the thread took it: "shop.py:40"
+    value: int | None = None  # a semaphore's initial value
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+
+def held_locks(raw) -> tuple[Held, ...]:
+    """The `locks` of a pause message, checked field by field (it comes from the student's process)."""
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for item in raw[:32]:
+        try:
+            names = tuple(n[:MAX_TEXT] for n in item["names"][:8] if isinstance(n, str)) or ("a lock",)
+            site, value = item.get("site"), item.get("value")
+            found.append(Held(names=names, kind=item["kind"] if item["kind"] in _KINDS else "Lock",
+                              key=str(item["key"])[:MAX_TEXT],
+                              site=site[:MAX_TEXT] if isinstance(site, str) else None,
+                              value=value if type(value) is int else None))
+        except (TypeError, KeyError, AttributeError):
+            continue
+    return tuple(found)
+
+
+@dataclass
+class LockReport:
+    """A hang in words: the deadlock cycles, and every other wait for a traced lock."""
+
+    deadlocks: list[str] = field(default_factory=list)
+    waits: list[str] = field(default_factory=list)
+
+
+def explain(folder: str, submission: str | None = None) -> LockReport:
+    """Read the graph the processes of a run left in `folder`, and tell it.
+
+    The files come from the student's processes, so they are read as untrusted:
+    bounded, checked field by field, and source lines are read only from files
+    inside `submission`.
+    """
+    snapshots = []
+    for path in sorted(glob.glob(os.path.join(folder, FILE_PATTERN)))[:MAX_FILES]:
+        text = untrusted.read_text(path, MAX_FILE_CHARS)
+        try:
+            snapshots.append(_checked(untrusted.loads(text)))
+        except (TypeError, ValueError, KeyError):  # None, or not a graph: a file the student made
+            continue
+    try:
+        return _Graph(snapshots, submission).tell()
+    except Exception:  # a last net: a forged file must never pass for a bug in the kit
+        return LockReport()
+
+
+MAX_FILES = 256
+MAX_FILE_CHARS = 1_000_000
+MAX_TEXT = 100
+
+
+def _checked(snap) -> dict:
+    """One process's snapshot with every field of the right type; ValueError if it cannot be."""
+    def text(value):
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return value[:MAX_TEXT]
+
+    def number(value):
+        if type(value) is not int:
+            raise ValueError(value)
+        return value
+
+    def site(value):
+        if value is None:
+            return None
+        if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
+                and len(value[0]) <= 4096):
+            raise ValueError(value)
+        return [value[0], number(value[1])]
+
+    locks = {text(key): {"names": [text(n) for n in lock["names"]][:8] or ["a lock"],
+                         "kind": lock.get("kind") if lock.get("kind") in _KINDS else "Lock"}
+             for key, lock in snap["locks"].items()}
+    return {
+        "pid": number(snap["pid"]), "process": text(snap["process"]), "locks": locks,
+        "holds": [{"lock": text(h["lock"]), "tid": number(h["tid"]), "thread": text(h["thread"]),
+                   "site": site(h["site"])} for h in snap["holds"]],
+        "waits": [{"lock": text(w["lock"]), "tid": number(w["tid"]), "thread": text(w["thread"]),
+                   "site": site(w["site"])} for w in snap["waits"]],
+    }
+
+
+def _natural(text: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+class _Graph:
+    def __init__(self, snapshots, submission=None):
+        self.submission = submission
+        self.locks, self.holder, self.waiting = {}, {}, {}
+        self.process_of = {}
+        for snap in snapshots:
+            pid = snap["pid"]
+            self.process_of[pid] = snap["process"]
+            self.locks.update(snap["locks"])
+            for h in snap["holds"]:
+                self.holder[h["lock"]] = dict(h, node=(pid, h["tid"]))
+            for w in snap["waits"]:
+                self.waiting[(pid, w["tid"])] = w
+        involved = {node[0] for node in self.waiting} | {h["node"][0] for h in self.holder.values()}
+        self.many_processes = len(involved) > 1
+
+    def name(self, node, thread: str) -> str:
+        # Thread(target=f) is named "Thread-1 (f)": the site already says where, so drop the "(f)".
+        thread = re.sub(r"^(Thread-\d+) \(\w+\)$", r"\1", thread)
+        return f"{thread} of {self.process_of.get(node[0])}" if self.many_processes else thread
+
+    def lock_name(self, key, site=None) -> str:
+        names = self.locks.get(key, {}).get("names") or ["a lock"]
+        if len(names) > 1 and site and self.submission and stacks.inside(site[0], self.submission):
+            line = linecache.getline(site[0], site[1])
+            used = [n for n in names if re.search(rf"\b{re.escape(n)}\b", line)]
+            if len(used) == 1:
+                return used[0]
+        return names[0]
+
+    def order(self, node):
+        """Waiting threads in the order a person counts them: Thread-2 before Thread-10."""
+        return _natural(self.name(node, self.waiting[node]["thread"])), node
+
+    def edge(self, node):
+        """The thread that holds what `node` waits for, or None."""
+        wait = self.waiting.get(node)
+        held = self.holder.get(wait["lock"]) if wait else None
+        return held["node"] if held else None
+
+    def cycles(self) -> list[list[tuple]]:
+        found, seen = [], set()
+        for start in sorted(self.waiting, key=self.order):
+            path, node = [], start
+            while node is not None and node not in path and node not in seen:
+                path.append(node)
+                node = self.edge(node)
+            seen.update(path)
+            if node is not None and node in path:
+                cycle = path[path.index(node):]
+                first = min(range(len(cycle)), key=lambda i: self.order(cycle[i]))
+                found.append(cycle[first:] + cycle[:first])
+        return found
+
+    def tell(self) -> LockReport:
+        report = LockReport()
+        in_cycle = set()
+        for cycle in self.cycles():
+            in_cycle.update(cycle)
+            report.deadlocks.append(self.tell_cycle(cycle))
+        for node in sorted(self.waiting, key=self.order):
+            wait = self.waiting[node]
+            if node not in in_cycle:
+                report.waits.append(self.tell_wait(node, wait))
+        return report
+
+    def tell_cycle(self, cycle) -> str:
+        if len(cycle) == 1:
+            node = cycle[0]
+            wait = self.waiting[node]
+            held = self.holder[wait["lock"]]
+            first, again = self.lock_name(wait["lock"], held["site"]), self.lock_name(wait["lock"], wait["site"])
+            kind = self.locks.get(wait["lock"], {}).get("kind", "Lock")
+            who = self.name(node, wait["thread"])
+            also = f" as {again}" if again != first else ""
+            same = f"{first} and {again} are one {kind}, and " if again != first else ""
+            return (f"{who} holds {first}{_at(held['site'])} and waits for it again{also}{_at(wait['site'])}: "
+                    f"{same}a {kind} is not re-entrant")
+        parts = []
+        for i, node in enumerate(cycle):
+            wait = self.waiting[node]
+            holds_key = self.waiting[cycle[i - 1]]["lock"]
+            held = self.holder[holds_key]
+            parts.append(f"{self.name(node, wait['thread'])} holds {self.lock_name(holds_key, held['site'])}"
+                         f"{_at(held['site'])} and waits for {self.lock_name(wait['lock'], wait['site'])}"
+                         f"{_at(wait['site'])}")
+        return "; ".join(parts)
+
+    def tell_wait(self, node, wait) -> str:
+        who = self.name(node, wait["thread"])
+        lock = self.lock_name(wait["lock"], wait["site"])
+        held = self.holder.get(wait["lock"])
+        if held is None:
+            return f"{who} waits for {lock}{_at(wait['site'])}, which no thread holds as far as the grader saw"
+        holder = self.name(held["node"], held["thread"])
+        if held["tid"] == -1:
+            return (f"{who} waits for {lock}{_at(wait['site'])}, which {holder} of the parent process held "
+                    f"when this process was forked: the child's copy stays locked for ever")
+        if not _alive(held["node"]):
+            return (f"{who} waits for {lock}{_at(wait['site'])}, which {holder} took{_at(held['site'])} "
+                    f"and never released: {holder} has ended")
+        return f"{who} waits for {lock}{_at(wait['site'])}, which {holder} holds{_at(held['site'])}"
+
+
+def _at(site) -> str:
+    return f" ({os.path.basename(site[0])}:{site[1]})" if site else ""
+
+
+def _alive(node) -> bool:
+    pid, tid = node
+    if tid is None or tid < 0:
+        return False
+    return os.path.exists(f"/proc/{pid}/task/{tid}") or not os.path.isdir("/proc")

@@ -23,6 +23,8 @@ class CheckInfo:
     path: Path
     first_line: int  # of its first decorator, 1-based
     last_line: int
+    start_method: str | None = None  # the one it always runs under, or None
+    every_start_method: bool = True  # False: under one of those being graded (forkserver when graded)
 
     def source(self) -> str:
         lines = self.path.read_text().splitlines()
@@ -47,11 +49,13 @@ def checks_in(path: Path) -> list[CheckInfo]:
         if decorator is None:
             continue
         title = decorator.args[0].value if decorator.args and isinstance(decorator.args[0], ast.Constant) else node.name
-        hidden = any(k.arg == "hidden" and isinstance(k.value, ast.Constant) and k.value.value is True
-                     for k in decorator.keywords)
+        options = {k.arg: k.value.value for k in decorator.keywords if isinstance(k.value, ast.Constant)}
+        hidden = options.get("hidden") is True
         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         found.append(CheckInfo(name=node.name.removeprefix("test_"), title=str(title), hidden=hidden,
-                               path=path, first_line=first, last_line=node.end_lineno))
+                               path=path, first_line=first, last_line=node.end_lineno,
+                               start_method=options.get("start_method"),
+                               every_start_method=options.get("every_start_method", True) is not False))
     return found
 
 

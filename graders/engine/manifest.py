@@ -23,6 +23,7 @@ class Exercise:
     deadline: float
     checks: dict[str, int] = field(default_factory=dict)
     hints: tuple[str, ...] = ()
+    root: Path = field(default=KIT, compare=False)  # the kit it belongs to: another only in the kit's own tests
 
     @property
     def module(self) -> str:
@@ -30,15 +31,15 @@ class Exercise:
 
     @property
     def exercise_dir(self) -> Path:
-        return KIT / "exercises" / self.name
+        return self.root / "exercises" / self.name
 
     @property
     def solution_dir(self) -> Path:
-        return KIT / "solutions" / self.name
+        return self.root / "solutions" / self.name
 
     @property
     def grader_dir(self) -> Path:
-        return KIT / "graders" / self.name
+        return self.root / "graders" / self.name
 
 
 def load(path: Path = MANIFEST) -> dict[str, Exercise]:
@@ -48,6 +49,6 @@ def load(path: Path = MANIFEST) -> dict[str, Exercise]:
         name: Exercise(
             name=name, title=entry["title"], stub=entry["stub"], entry=entry["entry"],
             deadline=float(entry.get("deadline", 20)), checks=dict(entry.get("checks", {})),
-            hints=tuple(entry.get("hints", ())))
+            hints=tuple(entry.get("hints", ())), root=Path(path).resolve().parent)
         for name, entry in data.items()
     }

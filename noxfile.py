@@ -142,6 +142,14 @@ def verify(session):
     session.run("pytest", "tests/exercises", "-n", "auto", *session.posargs)
 
 
+@nox.session(venv_backend="none")
+def new(session):
+    """Scaffold an exercise in every place it lives: `nox -s new -- NAME`, then `nox -s verify` lists what is left."""
+    code = subprocess.call([sys.executable, "-m", "graders.devtools.new", *session.posargs])
+    if code:
+        raise SystemExit(code)
+
+
 @nox.session
 def tests(session):
     """The kit's own tests: engine unit tests and the verify self-check."""

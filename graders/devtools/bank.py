@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 
 from graders.engine.manifest import KIT, Exercise
 

@@ -19,7 +19,6 @@ leaves out.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import re
 import sys
 import tempfile

@@ -1,7 +1,6 @@
 """Traced locks: a hang is told as its deadlock cycle, at the student's lines;
 a program that does not hang behaves as it would untraced."""
 import json
-import textwrap
 
 import pytest
 

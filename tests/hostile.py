@@ -90,9 +90,15 @@ HOSTILES = [
                                   "mode": "full", "start_methods": ["forkserver"], "seconds": 0})
             targets = ["/autograder/results/results.json"]
             for args in _ancestors():
-                for flag in ("--kit-results", "--json", "--out", "--gradescope"):
+                for flag in ("--kit-settings", "--json", "--out", "--gradescope"):
                     if flag in args[:-1]:
                         targets.append(args[args.index(flag) + 1])
+                if "--kit-settings" in args[:-1]:  # the grading's settings name its results file
+                    try:
+                        with open(args[args.index("--kit-settings") + 1]) as f:
+                            targets.append(json.load(f)["results"])
+                    except (OSError, ValueError, KeyError):
+                        pass
             for path in targets:
                 for name in ("", "/gradebook.csv", "/results.json"):
                     try:

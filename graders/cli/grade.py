@@ -8,7 +8,8 @@ from graders.cli import state
 from graders.cli import submissions as batch
 from graders.classroom import formats
 from graders.engine import manifest
-from graders.engine.grading import START_METHODS, grade
+from graders.engine.grading import grade
+from graders.engine.settings import START_METHODS
 from graders.engine.report import render, use_colour, use_unicode
 
 HELP_EXERCISES = "exercises to grade (default: all of them, in order)"

@@ -20,8 +20,9 @@ import tomllib
 from dataclasses import dataclass
 
 from graders.engine.manifest import KIT, Exercise
+from graders.engine.settings import START_METHODS
 
-METHODS = ("fork", "spawn", "forkserver")
+METHODS = START_METHODS
 FIELDS = {"about", "expect", "message", "not_message", "methods", "edit", "source"}
 
 

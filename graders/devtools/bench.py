@@ -22,7 +22,8 @@ from pathlib import Path
 from graders.engine import manifest
 from graders.classroom.batch import Batch
 from graders.engine.checks import MAX_TIMEOUTS
-from graders.engine.grading import SHARDS, START_METHODS, grade
+from graders.engine.grading import PROCESSES as GRADING_PROCESSES, grade
+from graders.engine.settings import START_METHODS
 from graders.engine.manifest import KIT
 from graders.engine.results import NOT_RUN
 from graders.engine.run import run_probe
@@ -37,7 +38,7 @@ HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): 
 HELP_SHARDS = "the shards section: a class of STUDENTS graded as N shards one after another (default: 16/4)"
 HELP_STABILITY = "grades per submission for the stability section (default: 20)"
 SECTIONS = ("solutions", "wrong", "hang", "timeouts", "blocked", "floor", "batch", "shards", "stability")
-PROCESSES = 3  # processes started by the floor program, like a typical check
+FLOOR_PROCESSES = 3  # processes started by the floor program, like a typical check
 
 
 def timed(action, repeat: int) -> dict:
@@ -159,7 +160,7 @@ def blocked(exercises, repeat) -> list[dict]:
         hung = sum(f.kind == "hang" and not f.summary.startswith(NOT_RUN) for f in failures)
         rows.append({"exercise": e.name, **t, "runs": len(failures), "hung": hung,
                      "skipped": sum(f.summary.startswith(NOT_RUN) for f in failures),
-                     "bound": SHARDS * MAX_TIMEOUTS})
+                     "bound": GRADING_PROCESSES * MAX_TIMEOUTS})
     return rows
 
 
@@ -173,7 +174,7 @@ FLOOR_PROGRAM = textwrap.dedent(f"""
         pass
 
     def probe(student, pause):
-        ps = [multiprocessing.Process(target=work, args=(pause,)) for _ in range({PROCESSES})]
+        ps = [multiprocessing.Process(target=work, args=(pause,)) for _ in range({FLOOR_PROCESSES})]
         for p in ps:
             p.start()
         for p in ps:
@@ -198,8 +199,8 @@ def floor(repeat) -> list[dict]:
             engine = timed(lambda: run_probe(probe="prog:probe", module="prog", submission=str(student),
                                              lib=str(lib), params={}, start_method=method,
                                              deadline=30).finished, repeat)
-            rows.append({"start_method": method, "processes": PROCESSES, "bare": bare["median"],
-                         "per_process": round(bare["median"] / (PROCESSES + 1), 3),
+            rows.append({"start_method": method, "processes": FLOOR_PROCESSES, "bare": bare["median"],
+                         "per_process": round(bare["median"] / (FLOOR_PROCESSES + 1), 3),
                          "engine": engine["median"], "engine_spread": [engine["min"], engine["max"]],
                          "overhead_ratio": round(engine["median"] / bare["median"], 2)})
     return rows
@@ -344,7 +345,7 @@ def markdown(report: dict) -> str:
                 f"{r['skipped']} | {r['bound']} |" for r in report["blocked"]]
         out.append("")
     if "floor" in report:
-        out.append(f"## The floor: starting {PROCESSES} processes, bare and under the engine\n\n"
+        out.append(f"## The floor: starting {FLOOR_PROCESSES} processes, bare and under the engine\n\n"
                    "| start method | bare run | per process | engine run | engine spread | overhead |\n"
                    "|---|---|---|---|---|---|")
         out += [f"| {r['start_method']} | {r['bare']} | {r['per_process']} | {r['engine']} | "

@@ -31,7 +31,8 @@ from graders.cli import state
 from graders.cli import status
 from graders.devtools import bank
 from graders.engine import manifest
-from graders.engine.grading import START_METHODS, GraderError, grade
+from graders.engine.grading import GraderError, grade
+from graders.engine.settings import START_METHODS
 from graders.engine.manifest import KIT
 from graders.engine.report import render
 

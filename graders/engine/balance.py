@@ -1,8 +1,8 @@
-"""How a grading's runs are shared between its pytest processes (grade.SHARDS).
+"""How a grading's runs are split between its pytest processes (grading.PROCESSES).
 
-The share is fixed before any run starts and depends only on the checks
+The split is fixed before any run starts and depends only on the checks
 collected, never on timing: each process has its own TimeBudget, so a
-share that changed from grade to grade could change the verdict of a
+split that changed from grade to grade could change the verdict of a
 submission that hangs.
 
 Each process should finish at about the same time, since the grade waits for
@@ -10,7 +10,7 @@ the slower one. So the units of work are weighed by an estimate of how many
 runs of the student's program they make, and each unit, heaviest first,
 goes to the process with the least weight so far (longest processing time
 first). A unit is one item, except the checks that judge one shared run
-(`@check(shares=...)`): under each start method they are one unit, so that
+(`@check(same_run=...)`): under each start method they are one unit, so that
 run is made once.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 from hypothesis import settings
 
 
-def share(items: list, index: int, count: int) -> list:
+def part(items: list, index: int, count: int) -> list:
     """The items process `index` of `count` runs, in collection order."""
     loads = [0] * count
     mine = set()
@@ -35,7 +35,7 @@ def split(items: list) -> list[list]:
     """The units that go to a process whole, in collection order."""
     units, shared = [], {}
     for item in items:
-        key = getattr(_function(item), "kit_shares", None)
+        key = getattr(_function(item), "kit_same_run", None)
         if key is None:
             units.append([item])
             continue

@@ -23,7 +23,7 @@ from graders.engine.run import Outcome, run_probe
 
 
 def check(title: str, *, every_start_method: bool = True, start_method: str | None = None,
-          hidden: bool = False, shares: str | None = None, cost: int | None = None):
+          hidden: bool = False, same_run: str | None = None, cost: int | None = None):
     """Name a check in plain words.
 
     A check is public unless `hidden=True`: hidden checks count in the kit's
@@ -37,7 +37,7 @@ def check(title: str, *, every_start_method: bool = True, start_method: str | No
     return instead of crashing on the shared objects it dropped).
 
     Checks that judge one run from different sides name it with the same
-    `shares`: the grading process that runs one of them runs them all under
+    `same_run`: the grading process that runs one of them runs them all under
     that start method, so the run is made once. `cost` says about how many
     plain runs a check's work is worth, when that is not one per example (a
     run of many processes, say): the processes share the work by it
@@ -48,7 +48,7 @@ def check(title: str, *, every_start_method: bool = True, start_method: str | No
         func.kit_every_start_method = every_start_method
         func.kit_start_method = start_method
         func.kit_hidden = hidden
-        func.kit_shares = shares
+        func.kit_same_run = same_run
         func.kit_cost = cost
         return func
     return mark
@@ -103,7 +103,7 @@ class TimeBudget:
     once with that same failure. Across an exercise, after `limit` such runs
     (MAX_TIMEOUTS, or QUICK_MAX_TIMEOUTS in quick mode) the remaining runs are
     not started. Each grading process has its budget, and a fixed share of the
-    runs in a fixed order (grade.SHARDS), so the verdict is the same on every
+    runs in a fixed order (grading.PROCESSES), so the verdict is the same on every
     grade.
     """
 

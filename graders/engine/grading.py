@@ -1,5 +1,5 @@
-"""Grade submissions: stage the student's files, run the hidden graders in a
-pytest processes of their own (two at once, each with a fixed share of the
+"""Grade submissions: stage the student's files, run the hidden graders in
+pytest processes of their own (two at once, each with a fixed part of the
 runs), and read back the results as data.
 
 Only the files the manifest names are taken from a submission, copied into a
@@ -23,8 +23,7 @@ from pathlib import Path
 from graders.sandbox import limits
 from graders.engine.manifest import KIT, Exercise
 from graders.engine.results import GradeResult, combine
-
-START_METHODS = ("fork", "spawn", "forkserver")
+from graders.engine.settings import START_METHODS, Settings
 
 
 class GraderError(Exception):
@@ -43,7 +42,7 @@ def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> 
     (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
 
 
-SHARDS = 2  # pytest processes per grading, at once; each runs a fixed share of the checks (engine/balance.py)
+PROCESSES = 2  # grading pytest processes at once; each runs a fixed part of the runs (engine/balance.py)
 
 
 def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
@@ -51,9 +50,9 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
           log_path: Path | None = None, progress=None) -> GradeResult:
     """Grade each exercise's file (default: its stub in exercises/) and return the results.
 
-    The runs are shared among SHARDS pytest processes that run at once, each
+    The runs are split among PROCESSES pytest processes that run at once, each
     with its own staged copy and its own sandbox user: most of a run is
-    starting Python processes, which one core does alone. The share is fixed,
+    starting Python processes, which one core does alone. The split is fixed,
     so the verdict is the same on any machine. `progress(done, total,
     exercise, title)` is called as runs finish.
     """
@@ -61,8 +60,8 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
     slots = []
     try:
         try:
-            for _ in range(SHARDS):
-                slots.append(limits.claim())  # as root: the unprivileged user a share's runs use
+            for _ in range(PROCESSES):
+                slots.append(limits.claim())  # as root: the unprivileged user a process's runs use
             # An interpreter each user can run, and a kit it can read: each is found by
             # starting a Python as that user, so all at once.
             with ThreadPoolExecutor(len(slots)) as finding:
@@ -75,7 +74,7 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
 
 
 @dataclass
-class _Shard:
+class _Process:
     folder: Path
     pytest: subprocess.Popen | None = None
     code: int | None = None
@@ -88,6 +87,10 @@ class _Shard:
         return self.folder / "results.json"
 
     @property
+    def settings(self) -> Path:
+        return self.folder / "settings.json"
+
+    @property
     def progress(self) -> Path:
         return self.folder / "progress.jsonl"
 
@@ -98,28 +101,31 @@ class _Shard:
 
 def _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots) -> GradeResult:
     with tempfile.TemporaryDirectory(prefix="kit-stage-") as folder:
-        os.chmod(folder, 0o711)  # each share's sandbox user passes through to its own folder (mode 710)
-        shards = [_Shard(Path(folder) / f"share-{n}") for n in range(len(slots))]
+        os.chmod(folder, 0o711)  # each process's sandbox user passes through to its own folder (mode 710)
+        processes = [_Process(Path(folder) / f"process-{n}") for n in range(len(slots))]
         try:
-            for n, (shard, slot) in enumerate(zip(shards, slots)):
-                shard.folder.mkdir()
-                shard.pytest = _start(shard, f"{n}/{len(slots)}", exercises, sources, methods, quick, checks, slot)
-            _wait(shards, progress)
+            for n, (process, slot) in enumerate(zip(processes, slots)):
+                process.folder.mkdir()
+                chosen = Settings(stage=str(process.folder / "stage"), results=str(process.results),
+                                  progress=str(process.progress), methods=tuple(methods), quick=quick,
+                                  checks=tuple(checks), part=n, parts=len(slots))
+                process.pytest = _start(process, chosen, exercises, sources, slot)
+            _wait(processes, progress)
         finally:
-            _stop(shards)
+            _stop(processes)
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_bytes(b"".join(s.log.read_bytes() for s in shards if s.log.exists()))
+            log_path.write_bytes(b"".join(s.log.read_bytes() for s in processes if s.log.exists()))
         parts = []
-        for shard in shards:
-            # 5: pytest found no run for this share (a grade of one check, say)
-            if shard.code not in (0, 1, 5) or not shard.results.exists():
-                raise GraderError(f"the graders could not run (pytest exit code {shard.code}); log:\n"
-                                  + shard.log.read_text(errors="replace")[-3000:])
-            parts.append(GradeResult.from_json(shard.results.read_text()))
-        if all(s.code == 5 for s in shards):
+        for process in processes:
+            # 5: pytest found no run in this part (a grade of one check, say)
+            if process.code not in (0, 1, 5) or not process.results.exists():
+                raise GraderError(f"the graders could not run (pytest exit code {process.code}); log:\n"
+                                  + process.log.read_text(errors="replace")[-3000:])
+            parts.append(GradeResult.from_json(process.results.read_text()))
+        if all(s.code == 5 for s in processes):
             raise GraderError("the graders found no check to run; log:\n"
-                              + shards[0].log.read_text(errors="replace")[-3000:])
+                              + processes[0].log.read_text(errors="replace")[-3000:])
         result = combine(parts, {e.name: list(e.checks) for e in exercises})
         if results_path is not None:
             results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -138,29 +144,26 @@ UNUSED_PLUGINS = [arg for name in ("cacheprovider", "unraisableexception", "thre
                   for arg in ("-p", f"no:{name}")]
 
 
-def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> subprocess.Popen:
-    stage(exercises, sources, shard.folder / "stage")
-    limits.open_stage(str(shard.folder), str(shard.folder / "stage"), slot)
+def _start(process, chosen: Settings, exercises, sources, slot) -> subprocess.Popen:
+    stage(exercises, sources, Path(chosen.stage))
+    chosen.write(process.settings)
+    limits.open_stage(str(process.folder), str(process.folder / "stage"), slot)
     command = [
         sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
         "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
         "-p", "graders.engine.plugin", *UNUSED_PLUGINS,
-        "--kit-stage", str(shard.folder / "stage"), "--kit-results", str(shard.results),
-        "--kit-methods", ",".join(methods),
-        *(["--kit-quick"] if quick else []),
-        *(["--kit-checks", ",".join(checks)] if checks else []),
-        "--kit-progress", str(shard.progress), "--kit-shard", share,
+        "--kit-settings", str(process.settings),
     ]
-    # The graders' temporary files go inside the share's folder, which goes when
+    # The graders' temporary files go inside the process's folder, which goes when
     # the grading ends, however its pytest ended (run folders: see limits.runs_dir).
-    scratch = shard.folder / "tmp"
+    scratch = process.folder / "tmp"
     scratch.mkdir()
     scratch.chmod(0o711)  # the sandbox user passes through to the run folders, and sees nothing
     # Only the plugins named above: whatever else is installed cannot change a verdict,
     # and scanning entry points is start-up time the student waits for.
     env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
                KIT_RUNS_DIR=tempfile.gettempdir(), **limits.env(slot))
-    with open(shard.log, "wb") as out:
+    with open(process.log, "wb") as out:
         return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
 
@@ -168,10 +171,10 @@ def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> su
 STOP_GRACE = (2.0, 10.0)  # seconds: to stop on a Ctrl-C of their own, then after ours
 
 
-def _stop(shards: list[_Shard]) -> None:
+def _stop(processes: list[_Process]) -> None:
     """When the grading is stopped (Ctrl-C): let each pytest end its runs itself, killing their
     process trees, and only then make sure it is gone."""
-    running = [s.pytest for s in shards if s.pytest is not None and s.pytest.poll() is None]
+    running = [s.pytest for s in processes if s.pytest is not None and s.pytest.poll() is None]
     for grace, signal_first in zip(STOP_GRACE, (None, signal.SIGINT)):
         if signal_first is not None:  # a Ctrl-C from a terminal reached them already; nothing else did
             for pytest in running:
@@ -188,38 +191,38 @@ def _stop(shards: list[_Shard]) -> None:
         pytest.wait()
 
 
-def _wait(shards: list[_Shard], progress) -> None:
-    """Wait for every share's pytest, passing their progress on, added up, as it comes."""
+def _wait(processes: list[_Process], progress) -> None:
+    """Wait for every grading pytest, passing their progress on, added up, as it comes."""
     while True:
-        for shard in shards:
-            if shard.code is None:
+        for process in processes:
+            if process.code is None:
                 try:
-                    shard.code = shard.pytest.wait(timeout=0.05)
+                    process.code = process.pytest.wait(timeout=0.05)
                 except subprocess.TimeoutExpired:
                     pass
-        news = [_read_progress(shard) for shard in shards]
-        known = all(s.total is not None for s in shards)
+        news = [_read_progress(process) for process in processes]
+        known = all(s.total is not None for s in processes)
         if progress and known:
             for event in (e for found in news for e in found):
-                progress(sum(s.done for s in shards), sum(s.total for s in shards), event["exercise"], event["title"])
-        if all(s.code is not None for s in shards):
+                progress(sum(s.done for s in processes), sum(s.total for s in processes), event["exercise"], event["title"])
+        if all(s.code is not None for s in processes):
             return
 
 
-def _read_progress(shard: _Shard) -> list[dict]:
-    """The runs this share finished since the last look."""
-    if not shard.progress.exists():
+def _read_progress(process: _Process) -> list[dict]:
+    """The runs this process finished since the last look."""
+    if not process.progress.exists():
         return []
     finished = []
-    for line in shard.progress.read_text().splitlines()[shard.seen:]:
+    for line in process.progress.read_text().splitlines()[process.seen:]:
         try:
             event = json.loads(line)
         except ValueError:
             break  # a line still being written
-        shard.seen += 1
+        process.seen += 1
         if "done" in event:
-            shard.done = event["done"]
+            process.done = event["done"]
             finished.append(event)
         else:
-            shard.total = event["total"]
+            process.total = event["total"]
     return finished

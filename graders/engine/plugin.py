@@ -2,13 +2,15 @@
 
 Hooks appear in pytest's lifecycle order: options, configuration, test
 generation, fixtures, reports, and the end of the session, which writes the
-results file. Precedence of settings: a command-line option wins over the
-manifest, which wins over the defaults in this module.
+results file. The one option, `--kit-settings FILE`, names the settings the
+grading wrote (settings.py); they are read once, at configuration, and kept
+with this process's record of its runs in the config's stash.
 """
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -16,20 +18,27 @@ from hypothesis import HealthCheck, settings
 
 from graders.sandbox import limits
 
-from graders.engine import manifest, balance as shards
+from graders.engine import balance, manifest
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
+from graders.engine.settings import PRIMARY, START_METHODS, Settings
 
-START_METHODS = ("fork", "spawn", "forkserver")
-PRIMARY = "forkserver"  # Python 3.14's default on Linux: checks that need one method use it
+HELP_SETTINGS = "the grading's settings, as engine/settings.py writes them"
 
-HELP_STAGE = "folder with the staged submission (one sub-folder per exercise) and the grader library"
-HELP_RESULTS = "write the results, as JSON, to this file"
-HELP_METHODS = "comma-separated start methods to run every check under (default: fork,spawn,forkserver)"
-HELP_QUICK = "quick mode: fewer generated examples (pair it with one start method)"
-HELP_CHECKS = "comma-separated check names to run (default: all)"
-HELP_PROGRESS = "append one JSON line per finished run to this file, for a progress display"
-HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0), as engine/balance.py shares them"
+
+@dataclass
+class Grading:
+    """This process's settings and what it recorded, kept in the config's stash."""
+
+    settings: Settings
+    exercises: dict[str, manifest.Exercise]
+    started: float
+    runs: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (exercise, check): (item, [Run])
+    budgets: dict[str, TimeBudget] = field(default_factory=dict)  # per exercise
+    total: int = 0  # runs collected
+
+
+GRADING = pytest.StashKey[Grading]()
 
 settings.register_profile("kit", max_examples=8, derandomize=True, database=None, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=False)
@@ -37,37 +46,30 @@ settings.register_profile("kit-quick", parent=settings.get_profile("kit"), max_e
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("kit", "multiprocessing exercise kit")
-    group.addoption("--kit-stage", help=HELP_STAGE)
-    group.addoption("--kit-results", help=HELP_RESULTS)
-    group.addoption("--kit-methods", default=",".join(START_METHODS), help=HELP_METHODS)
-    group.addoption("--kit-quick", action="store_true", help=HELP_QUICK)
-    group.addoption("--kit-checks", default="", help=HELP_CHECKS)
-    group.addoption("--kit-progress", help=HELP_PROGRESS)
-    group.addoption("--kit-shard", default="0/1", help=HELP_SHARD)
+    parser.getgroup("kit", "multiprocessing exercise kit").addoption("--kit-settings", help=HELP_SETTINGS)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    share = limits.share_tempdir(limits.current())  # graders' temporary files, for the sandbox user
-    if share and not config.option.basetemp:
-        config.option.basetemp = str(Path(share) / "pytest")
-    settings.load_profile("kit-quick" if config.getoption("--kit-quick") else "kit")
-    config.kit_exercises = manifest.load()
-    config.kit_methods = [m for m in config.getoption("--kit-methods").split(",") if m]
-    config.kit_runs = {}
-    config.kit_budgets = {}
-    config.kit_started = time.monotonic()
+    path = config.getoption("--kit-settings")
+    if path is None:
+        raise pytest.UsageError("the graders run through `python -m graders grade`, which passes --kit-settings")
+    chosen = Settings.read(path)
+    scratch = limits.checks_tempdir(limits.current())  # graders' temporary files, for the sandbox user
+    if scratch and not config.option.basetemp:
+        config.option.basetemp = str(Path(scratch) / "pytest")
+    settings.load_profile("kit-quick" if chosen.quick else "kit")
+    config.stash[GRADING] = Grading(settings=chosen, exercises=manifest.load(), started=time.monotonic())
 
 
 def pytest_unconfigure(config):
-    limits.remove_share()
+    limits.remove_checks_tempdir()
 
 
 def pytest_generate_tests(metafunc):
     if "start_method" not in metafunc.fixturenames:
         return
-    methods = metafunc.config.kit_methods
+    methods = list(metafunc.config.stash[GRADING].settings.methods)
     pinned = getattr(metafunc.function, "kit_start_method", None)
     if pinned:
         methods = [pinned]
@@ -77,19 +79,19 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
-    wanted = {c for c in config.getoption("--kit-checks").split(",") if c}
-    keep = [i for i in items if check_name(i) in wanted] if wanted else list(items)
-    # A fixed share: the same runs land in the same process on every grading,
+    chosen = config.stash[GRADING].settings
+    keep = [i for i in items if check_name(i) in chosen.checks] if chosen.checks else list(items)
+    # A fixed part: the same runs land in the same process on every grading,
     # so each process's TimeBudget, and so the verdict, never depends on timing.
-    index, count = (int(n) for n in config.getoption("--kit-shard").split("/"))
-    keep = shards.share(keep, index, count)
+    keep = balance.part(keep, chosen.part, chosen.parts)
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     items[:] = keep
 
 
 def pytest_collection_finish(session):
-    session.config.kit_total = len(session.items)
-    path = session.config.getoption("--kit-progress")
+    grading = session.config.stash[GRADING]
+    grading.total = len(session.items)
+    path = grading.settings.progress
     if path:  # the total first: the grader adds up the shares before it shows any progress
         with open(path, "a") as f:
             f.write(json.dumps({"total": len(session.items)}) + "\n")
@@ -97,7 +99,7 @@ def pytest_collection_finish(session):
 
 @pytest.fixture
 def exercise(request) -> manifest.Exercise:
-    return request.config.kit_exercises[request.node.path.parent.name]
+    return request.config.stash[GRADING].exercises[request.node.path.parent.name]
 
 
 PRINTED_CAP = 2_000  # characters of the program's stdout kept per run: results files show at most 500
@@ -117,9 +119,10 @@ class PrintingStudent(Student):
 
 @pytest.fixture
 def student(request, exercise, start_method) -> Student:
-    stage = Path(request.config.getoption("--kit-stage"))
-    limit = QUICK_MAX_TIMEOUTS if request.config.getoption("--kit-quick") else MAX_TIMEOUTS
-    budget = request.config.kit_budgets.setdefault(exercise.name, TimeBudget(limit=limit))
+    grading = request.config.stash[GRADING]
+    stage = Path(grading.settings.stage)
+    limit = QUICK_MAX_TIMEOUTS if grading.settings.quick else MAX_TIMEOUTS
+    budget = grading.budgets.setdefault(exercise.name, TimeBudget(limit=limit))
     return PrintingStudent(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
                            start_method=start_method, budget=budget, check=request.node.nodeid)
 
@@ -131,36 +134,36 @@ def pytest_runtest_makereport(item, call):
         failure = None if report.passed else failure_of(call.excinfo.value if call.excinfo else None)
         method = item.callspec.params.get("start_method", "") if hasattr(item, "callspec") else ""
         key = (item.path.parent.name, check_name(item))
-        runs = item.config.kit_runs.setdefault(key, (item, []))[1]
+        grading = item.config.stash[GRADING]
+        runs = grading.runs.setdefault(key, (item, []))[1]
         printed = getattr(getattr(item, "funcargs", {}).get("student"), "printed", "")
         runs.append(Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3),
                         failure=failure, output=printed))
-        _progress(item, sum(len(r) for _, r in item.config.kit_runs.values()))
+        _progress(item, grading, sum(len(r) for _, r in grading.runs.values()))
 
 
-def _progress(item, done: int):
-    path = item.config.getoption("--kit-progress")
+def _progress(item, grading: Grading, done: int):
+    path = grading.settings.progress
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps({"done": done, "total": item.config.kit_total,
+            f.write(json.dumps({"done": done, "total": grading.total,
                                 "exercise": item.path.parent.name,
                                 "title": getattr(item.function, "kit_title", item.name)}) + "\n")
 
 
 def pytest_sessionfinish(session):
-    config = session.config
-    path = config.getoption("--kit-results")
-    if not path:
+    grading = session.config.stash.get(GRADING, None)
+    if grading is None:
         return
-    used = {run.start_method for _, runs in config.kit_runs.values() for run in runs}
+    used = {run.start_method for _, runs in grading.runs.values() for run in runs}
     # The methods asked for, and any a check is pinned to (rush's 100 users run under fork only).
-    methods = [m for m in START_METHODS if m in config.kit_methods or m in used]
-    result = GradeResult(mode="quick" if config.getoption("--kit-quick") else "full",
+    methods = [m for m in START_METHODS if m in grading.settings.methods or m in used]
+    result = GradeResult(mode="quick" if grading.settings.quick else "full",
                          start_methods=methods,
-                         seconds=round(time.monotonic() - config.kit_started, 2))
+                         seconds=round(time.monotonic() - grading.started, 2))
     by_exercise: dict[str, ExerciseResult] = {}
-    for (name, check), (item, runs) in config.kit_runs.items():
-        exercise = config.kit_exercises[name]
+    for (name, check), (item, runs) in grading.runs.items():
+        exercise = grading.exercises[name]
         if name not in by_exercise:
             by_exercise[name] = ExerciseResult(name=name, title=exercise.title)
         by_exercise[name].checks.append(CheckResult(
@@ -168,8 +171,8 @@ def pytest_sessionfinish(session):
             weight=exercise.checks.get(check, 1), runs=runs,
             visibility="hidden" if getattr(item.function, "kit_hidden", False) else "public",
             pinned=getattr(item.function, "kit_start_method", None)))
-    result.exercises = [by_exercise[n] for n in config.kit_exercises if n in by_exercise]
-    Path(path).write_text(result.to_json())
+    result.exercises = [by_exercise[n] for n in grading.exercises if n in by_exercise]
+    Path(grading.settings.results).write_text(result.to_json())
 
 
 def check_name(item) -> str:

@@ -10,6 +10,8 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
+from graders.engine.settings import START_METHODS
+
 NOT_RUN = "not run: "  # a Failure's summary starts so when the run was skipped, not failed by the program
 
 
@@ -131,7 +133,7 @@ class GradeResult:
                    seconds=data["seconds"])
 
 
-_METHOD_ORDER = ["fork", "spawn", "forkserver"]
+_METHOD_ORDER = list(START_METHODS)
 
 
 def combine(parts: list[GradeResult], order: dict[str, list[str]]) -> GradeResult:

@@ -40,7 +40,7 @@ def test_users_rush_at_once(student):
 
 
 @check("the ranking names the winners by user id, one per phone sold", every_start_method=False,
-       shares="rush of 12 users for 4 phones", cost=2)
+       same_run="rush of 12 users for 4 phones", cost=2)
 def test_ranking_names_every_winner(student):
     run = shared_rush(student, users=12, stock=4)
     one_process_per_user(run)
@@ -48,7 +48,7 @@ def test_ranking_names_every_winner(student):
 
 
 @check("a user who finds the phones sold out leaves quietly", every_start_method=False,
-       shares="rush of 12 users for 4 phones", cost=2)
+       same_run="rush of 12 users for 4 phones", cost=2)
 def test_losers_leave_quietly(student):
     run = shared_rush(student, users=12, stock=4)
     text = run.outcome.stderr.strip()
@@ -63,7 +63,7 @@ def test_losers_leave_quietly(student):
 
 
 @check("no user ever waits for a phone: a full queue means sold out at once", every_start_method=False,
-       shares="rush of 12 users for 4 phones", cost=2)
+       same_run="rush of 12 users for 4 phones", cost=2)
 def test_sold_out_never_waits(student):
     # More than twice as many users as phones: even if rush() reads the winners before joining,
     # which frees the queue once, some users who wait in put() wait forever (a hang), and a

@@ -53,7 +53,7 @@ ENV_SLOT = "KIT_SANDBOX_UID"  # set by grade() for each pytest process it starts
 _current: "Slot | None" = None
 _claimed = False
 _pythons: dict[int, str] = {}
-_share: str | None = None
+_checks_tempdir: str | None = None
 # Run folders hold the program's sockets, whose paths may not pass 107 bytes:
 # grade() hands down its own, short, temporary folder for them.
 _runs_dir = os.environ.get("KIT_RUNS_DIR") or tempfile.gettempdir()
@@ -370,30 +370,30 @@ def read_result(path: str) -> str | None:
     return data.decode(errors="replace")
 
 
-def share_tempdir(slot: Slot | None) -> str | None:
+def checks_tempdir(slot: Slot | None) -> str | None:
     """Point this grading process's temporary files at a folder the slot user may use.
 
     Graders make files for the child (a ticket file, say) with `tempfile`;
     they land here, and `hand_over` gives them to the slot user before each run.
     """
-    global _share
-    if _share is not None:
-        return _share
+    global _checks_tempdir
+    if _checks_tempdir is not None:
+        return _checks_tempdir
     # Made without a sandbox too: removing one folder at the end is how the
     # graders' files never outlive the grading.
-    _share = tempfile.mkdtemp(prefix="kit-share-")
+    _checks_tempdir = tempfile.mkdtemp(prefix="kit-checks-")
     if slot is not None:
-        os.chown(_share, slot.uid, slot.gid)
-    tempfile.tempdir = _share
-    return _share
+        os.chown(_checks_tempdir, slot.uid, slot.gid)
+    tempfile.tempdir = _checks_tempdir
+    return _checks_tempdir
 
 
-def remove_share() -> None:
-    global _share
-    if _share is not None:
-        shutil.rmtree(_share, ignore_errors=True)
+def remove_checks_tempdir() -> None:
+    global _checks_tempdir
+    if _checks_tempdir is not None:
+        shutil.rmtree(_checks_tempdir, ignore_errors=True)
         tempfile.tempdir = None
-        _share = None
+        _checks_tempdir = None
 
 
 def hand_over(slot: Slot | None) -> None:
@@ -403,10 +403,10 @@ def hand_over(slot: Slot | None) -> None:
     never through a link: no process of the slot is alive at this point, so
     nothing can swap an entry between the look and the chown.
     """
-    if slot is None or _share is None:
+    if slot is None or _checks_tempdir is None:
         return
     me = os.geteuid()
-    for root, dirs, files in os.walk(_share):
+    for root, dirs, files in os.walk(_checks_tempdir):
         for name in dirs + files:
             path = os.path.join(root, name)
             try:

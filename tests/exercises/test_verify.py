@@ -5,7 +5,8 @@ import re
 import pytest
 
 from graders.engine import manifest
-from graders.engine.grading import START_METHODS, grade
+from graders.engine.grading import grade
+from graders.engine.settings import START_METHODS
 from graders.engine.report import render
 from graders.devtools import bank
 

@@ -10,3 +10,6 @@ runs call, its analysis and its bank of variants), and the machinery they use:
 - `classroom/`: grading a class and what instructors hand out (batch, shards, bundles, formats);
 - `devtools/`: for the kit's authors (bench, pictures, the bank loader, scaffolding).
 """
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent  # the kit's own folder: exercises/, solutions/, graders/, ...

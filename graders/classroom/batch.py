@@ -44,7 +44,7 @@ from graders.classroom import formats
 from graders.engine.grading import GraderError, grade
 from graders.engine.manifest import Exercise
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
-from graders.cli.state import write_whole
+from graders.engine.files import write_whole
 
 COLUMNS = ["student", "exercise", "score", "max", "checks_passed", "checks", "verdict"]
 SHARD_FILE = "shard.json"

@@ -7,17 +7,14 @@ the assignment (default: all of them).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from graders.classroom import bundle
+from graders.cli import handout
 
 HELP_EXERCISES = "exercises the assignment grades (default: all of them)"
-HELP_OUT = "where to build (default: dist/ in the kit)"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help=HELP_EXERCISES)
-    parser.add_argument("--out", type=Path, default=bundle.DIST, metavar="DIR", help=HELP_OUT)
+    handout.add_arguments(parser, exercises_help=HELP_EXERCISES)
 
 
 def run(args) -> int:

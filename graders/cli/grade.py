@@ -7,10 +7,12 @@ from pathlib import Path
 from graders.cli import state
 from graders.cli import submissions as batch
 from graders.classroom import formats
+from graders.engine.files import write_whole
 from graders.engine import manifest
 from graders.engine.grading import grade
 from graders.engine.settings import START_METHODS
 from graders.engine.report import render, use_colour, use_unicode
+from graders.cli.usage import UsageError
 
 HELP_EXERCISES = "exercises to grade (default: all of them, in order)"
 HELP_METHODS = "comma-separated start methods (default: fork,spawn,forkserver)"
@@ -20,10 +22,6 @@ HELP_CHECKS = "comma-separated names of the checks to run (default: all)"
 HELP_JSON = "also write the results as JSON to this file"
 HELP_SUBMISSION = ("grade this submission instead of exercises/: a folder laid out like exercises/ "
                    "(NAME/STUB), or one stub file when grading one exercise")
-
-
-class UsageError(Exception):
-    """Bad input from the person at the keyboard: exit code 2."""
 
 
 def add_arguments(parser) -> None:
@@ -140,9 +138,9 @@ def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=No
     finally:
         line.clear()
     if json_path:
-        state.write_whole(json_path, result.to_json())
+        write_whole(json_path, result.to_json())
     for name, path in (files or {}).items():
-        state.write_whole(path, formats.render(name, result))
+        write_whole(path, formats.render(name, result))
     if remember:
         for exercise in result.exercises:
             state.save_grade(exercise, sources[exercise.name], result.mode)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from graders.cli import state
 from graders.classroom import formats
 from graders.classroom.batch import grade_folder
+from graders.engine.files import write_whole
 from graders.engine.grading import GraderError
 from graders.engine.report import render
 
@@ -30,7 +30,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from graders.cli.grade import UsageError, choose_exercises, choose_methods
+    from graders.cli.grade import choose_exercises, choose_methods
+    from graders.cli.usage import UsageError
 
     exercises = choose_exercises(args.exercises)
     methods = choose_methods(args.methods, quick=False)
@@ -40,11 +41,11 @@ def run(args) -> int:
         result = grade_folder(args.submission, exercises, methods=methods)
     except GraderError as error:
         print(f"error: {error}")
-        state.write_whole(args.results, json.dumps({
+        write_whole(args.results, json.dumps({
             "score": 0.0, "execution_time": 0, "tests": [],
             "output": "The autograder could not run your submission. This is not your fault: "
                       "please tell your instructor."}, indent=2))
         return 3
-    state.write_whole(args.results, formats.gradescope(result))
+    write_whole(args.results, formats.gradescope(result))
     print(render(result, colour=False, unicode=True))
     return 0

@@ -15,8 +15,9 @@ HELP_EXERCISES = "exercises to hand out (default: all of them)"
 HELP_OUT = "where to build (default: dist/ in the kit)"
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help=HELP_EXERCISES)
+def add_arguments(parser, exercises_help: str = HELP_EXERCISES) -> None:
+    """The options of both bundles, this one and the autograder: which exercises, and where to."""
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help=exercises_help)
     parser.add_argument("--out", type=Path, default=bundle.DIST, metavar="DIR", help=HELP_OUT)
 
 

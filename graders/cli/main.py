@@ -10,7 +10,7 @@ import difflib
 import importlib
 import sys
 
-from graders.cli.grade import UsageError
+from graders.cli.usage import UsageError
 from graders.engine.grading import GraderError
 
 # Each command's module is imported only when that command runs: building the

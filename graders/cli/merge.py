@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from graders.cli.grade import UsageError
+from graders.cli.usage import UsageError
 from graders.sandbox import limits
 
 HELP_PARTS = "the out folders of the shards (each graded with --shard K/N), all N of them"

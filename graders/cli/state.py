@@ -1,7 +1,7 @@
 """What the kit remembers between commands, in .kit/ (never committed):
 the last grade of each exercise, and how many hints each has shown.
-Files are written whole (a temporary file, then a rename), so an interrupted
-command never leaves half a file behind.
+Files are written whole (engine/files.py), so an interrupted command never
+leaves half a file behind.
 """
 from __future__ import annotations
 
@@ -11,18 +11,12 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from graders.engine.files import write_whole
 from graders.engine.manifest import KIT
 from graders.engine.report import score_line
 from graders.engine.results import ExerciseResult
 
 STATE = Path(os.environ.get("KIT_STATE_DIR") or KIT / ".kit")
-
-
-def write_whole(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(text)
-    partial.replace(path)
 
 
 def digest(path: Path) -> str:

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from graders.engine.files import write_whole
 from graders.engine import manifest
 from graders.classroom.batch import Batch
 from graders.engine.checks import MAX_TIMEOUTS
@@ -419,9 +420,7 @@ def main(argv=None) -> int:
     report["batch_exercise"] = exercises[0].name
     args.out.mkdir(parents=True, exist_ok=True)
     for name, text in (("report.json", json.dumps(report, indent=2)), ("report.md", markdown(report))):
-        partial = args.out / (name + ".part")
-        partial.write_text(text)
-        partial.replace(args.out / name)
+        write_whole(args.out / name, text)
     print(markdown(report))
     return 0
 

@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 
+from graders.cli.usage import UsageError
 from graders.devtools import agreement, statements
 from graders.engine import manifest
 from graders.engine.manifest import KIT
@@ -136,10 +137,6 @@ hints = [
 [{name}.checks]
 first_check = 1
 '''
-
-
-class UsageError(Exception):
-    pass
 
 
 def scaffold(name: str, root: Path = KIT) -> list[Path]:

@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 from graders.cli import state
 from graders.cli import status
 from graders.devtools import bank
+from graders.engine.files import write_whole
 from graders.engine import manifest
 from graders.engine.grading import GraderError, grade
 from graders.engine.settings import START_METHODS
@@ -293,9 +294,7 @@ def main(argv=None) -> int:
             failed.append(name)
             continue
         path = args.out / f"{name}.svg"
-        partial = path.with_name(path.name + ".part")
-        partial.write_text(svg)
-        partial.replace(path)
+        write_whole(path, svg)
         print(f"{path}  ({time.perf_counter() - began:.1f} s)", flush=True)
     print(f"done in {time.perf_counter() - started:.1f} s" + (f"; not written: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graders.sandbox import limits
+from graders.engine.files import write_whole
 from graders.engine.manifest import KIT, Exercise
 from graders.engine.results import GradeResult, combine
 from graders.engine.settings import START_METHODS, Settings
@@ -128,10 +129,7 @@ def _grade(exercises, sources, methods, quick, checks, results_path, log_path, p
                               + processes[0].log.read_text(errors="replace")[-3000:])
         result = combine(parts, {e.name: list(e.checks) for e in exercises})
         if results_path is not None:
-            results_path.parent.mkdir(parents=True, exist_ok=True)
-            partial = results_path.with_suffix(".part")
-            partial.write_text(result.to_json())
-            partial.replace(results_path)
+            write_whole(results_path, result.to_json())
         return result
 
 

@@ -10,7 +10,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KIT = Path(__file__).resolve().parents[2]
+from graders import KIT
+
 MANIFEST = KIT / "exercises.toml"
 
 

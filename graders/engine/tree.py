@@ -27,7 +27,7 @@ import time
 
 import psutil
 
-from graders.sandbox import untrusted
+from graders.sandbox import procstat, untrusted
 
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -75,12 +75,9 @@ def _thread_states(pid: int) -> list[tuple[int, str]]:
     except OSError:
         return [(pid, _psutil_state(pid))]
     for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        states.append((int(tid), stat[stat.rfind(b")") + 2:][:1].decode()))
+        fields = procstat.stat_fields(pid, tid)
+        if fields:
+            states.append((int(tid), fields[procstat.STATE][:1].decode()))
     return states
 
 
@@ -319,11 +316,10 @@ def _helper_argv(pid: int, exe: str | None) -> bytes | None:
 
 
 def _parent(pid: int) -> int | None:
+    fields = procstat.stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-        return int(data[data.rfind(b")") + 2:].split()[1])
-    except (OSError, ValueError, IndexError):
+        return int(fields[procstat.PARENT])
+    except (TypeError, ValueError, IndexError):
         return None
 
 

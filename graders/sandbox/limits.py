@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 
-from graders.sandbox import untrusted
+from graders import KIT
+from graders.sandbox import procstat, untrusted
 from dataclasses import dataclass
 
 MAX_PROCESSES = 384  # processes and threads of one run (RLIMIT_NPROC): 100 users with a Manager need ~205
@@ -57,7 +58,6 @@ _checks_tempdir: str | None = None
 # Run folders hold the program's sockets, whose paths may not pass 107 bytes:
 # grade() hands down its own, short, temporary folder for them.
 _runs_dir = os.environ.get("KIT_RUNS_DIR") or tempfile.gettempdir()
-KIT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class SandboxError(Exception):
@@ -109,7 +109,7 @@ def claim() -> Slot | None:
                 os.close(fd)
                 continue
             slot = Slot(uid, fd)
-            protect_kit(KIT, slot)
+            protect_kit(str(KIT), slot)
             if sweep(slot):  # a grader that died left processes behind, and files too, maybe
                 clean_scratch(slot)
             return slot
@@ -250,10 +250,8 @@ def _user_tasks() -> int:
             try:
                 if os.stat(f"/proc/{name}").st_uid != me:
                     continue
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    data = f.read()
-                count += int(data[data.rfind(b")") + 2:].split()[17])
-            except (OSError, ValueError, IndexError):
+                count += int(procstat.stat_fields(name)[procstat.THREADS])
+            except (OSError, ValueError, IndexError, TypeError):
                 continue
     return count
 
@@ -550,14 +548,14 @@ def _pids_of(uid: int) -> list[int]:
 def _is_zombie_of_others(pid: str) -> bool:
     """A zombie we cannot reap (another process's child) is dead already: leave it. Not so a
     process whose first thread has ended while others still run (or are still dying)."""
+    fields = procstat.stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
         threads = len(os.listdir(f"/proc/{pid}/task"))
     except OSError:
         return True
-    fields = data[data.rfind(b")") + 2:].split()
-    return fields[0] == b"Z" and int(fields[1]) != os.getpid() and threads <= 1
+    if fields is None:
+        return True
+    return fields[procstat.STATE] == b"Z" and int(fields[procstat.PARENT]) != os.getpid() and threads <= 1
 
 
 def _reap(pids) -> None:

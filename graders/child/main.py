@@ -35,8 +35,7 @@ def main(job_path: str) -> None:
     module_path, _, func_name = job["probe"].partition(":")
     # A forkserver child imports afresh whatever it unpickles: the pause hook,
     # the probe, what they import. Loading those in the forkserver once, not
-    # in every child, halves what a forkserver child costs (a rush of 16
-    # users: about 0.49 s of CPU instead of 0.75). The student's module is
+    # in every child, spares each forkserver child that work. The student's module is
     # never preloaded: each child imports it for itself, as it would without
     # the kit, so module-level state that only fork would share stays
     # unshared. Nor is this module, which each child runs as its main (runpy

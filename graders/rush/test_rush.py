@@ -22,8 +22,8 @@ from graders.rush.validate import all_rush_together, one_process_per_user, ranki
 
 
 
-# Most users where starting a process is cheap (fork: about 2 ms of CPU each); a forkserver child
-# costs about 17 ms of CPU and a spawned one a fresh interpreter. The seed's 100 users run under
+# Most users where starting a process is cheap (fork copies a process; a forkserver child is
+# forked from a server, and a spawned one is a fresh interpreter). The seed's 100 users run under
 # fork; a correct Manager queue takes a server thread per user, about 205 processes and threads,
 # within the sandbox's limits.MAX_PROCESSES. Under forkserver, quick mode's one start method,
 # 16 users already show every mistake this check is for.

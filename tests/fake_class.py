@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 import hostile
-from graders.sandbox import limits
+from graders.sandbox import users
 from graders.engine.manifest import KIT
 from graders.devtools import bank
 
@@ -58,7 +58,7 @@ def make_class(root: Path, mark: str) -> dict[str, str]:
     (root / "linked" / "tickets.py").symlink_to("/etc/passwd")  # never taken
     expected["linked"] = "missing"
     for case in hostile.HOSTILES:
-        if not case.needs_sandbox_user or limits.wanted():
+        if not case.needs_sandbox_user or users.wanted():
             student(f"hostile-{case.name}", case.source(mark))
     for i in range(SIZE - len(expected)):
         student(f"late-right-{i}", solution, "lock/tickets.py", "passed")

@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 from graders.cli.usage import UsageError
-from graders.sandbox import limits
-
+from graders.sandbox import folders
 HELP_PARTS = "the out folders of the shards (each graded with --shard K/N), all N of them"
 HELP_OUT = "where the merged gradebook.csv and students/ go"
 
@@ -31,7 +30,7 @@ def run(args) -> int:
             if not part.is_dir():
                 raise MergeError(f"no such folder: {part}")
         args.out.mkdir(parents=True, exist_ok=True)
-        for folder in limits.protect_folders(args.out):
+        for folder in folders.protect_folders(args.out):
             print(f"{folder} is now private (mode 700): submissions run as other users must not read it", flush=True)
         counts = merge(args.parts, args.out, report=lambda line: print(line, flush=True))
     except MergeError as error:

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from graders.classroom import formats
 
-from graders.sandbox import limits
-
+from graders.sandbox import folders
 SHARD_FILE = "shard.json"  # classroom/batch.py's, not imported from there: `grade` of one student never needs it
 
 HELP_SUBMISSIONS = ("batch: grade every student folder under ROOT (each laid out like exercises/, or holding "
@@ -88,7 +87,7 @@ def run(args, exercises, methods, checks, usage_error) -> int:
         raise usage_error(f"{out} holds {what}: give each shard, and the whole class, an --out of its own")
     out.mkdir(parents=True, exist_ok=True)
     # No submission may read another's, nor the grades: only each student's stub is copied where it runs.
-    for folder in limits.protect_folders(root, out):
+    for folder in folders.protect_folders(root, out):
         print(f"{folder} is now private (mode 700): submissions run as other users must not read it", flush=True)
     batch = Batch(root=root, out=out, exercises=exercises, methods=methods, quick=args.quick,
                   checks=tuple(checks), jobs=args.jobs or os.cpu_count() or 1,

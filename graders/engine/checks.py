@@ -14,8 +14,7 @@ import signal
 from collections import Counter
 from dataclasses import dataclass, field
 
-from graders.sandbox import limits
-
+from graders.sandbox import resources
 from graders.engine import stacks
 from graders.engine.manifest import Exercise
 from graders.engine.results import NOT_RUN, Failure
@@ -269,7 +268,7 @@ MEMORY_HINT = "Look for a list, string or buffer that keeps growing, or for proc
 
 def _signal_reason(number: int) -> str:
     if number == signal.SIGXFSZ:
-        return f"it wrote more than {limits.describe_bytes(limits.MAX_FILE_SIZE)} to its output or to one file"
+        return f"it wrote more than {resources.describe_bytes(resources.MAX_FILE_SIZE)} to its output or to one file"
     if number == signal.SIGXCPU:
         return "it used too much CPU time"
     try:
@@ -283,7 +282,7 @@ def hang_summary(outcome: Outcome, call: str) -> str:
     hang = outcome.hang
     if hang.reason == "memory":
         return (f"{call} was stopped after {hang.waited:g} s: its processes used more than "
-                f"{limits.describe_bytes(limits.MAX_TREE_MEMORY)} of memory together")
+                f"{resources.describe_bytes(resources.MAX_TREE_MEMORY)} of memory together")
     if hang.deadlocks:
         return f"{call} never finished, because of a deadlock: {hang.deadlocks[0]}"
     if hang.reason == "stuck" and hang.stopped:

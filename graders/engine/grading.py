@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.sandbox import limits
+from graders.sandbox import folders, users
 from graders.engine.files import write_whole
 from graders.engine.manifest import KIT, Exercise
 from graders.engine.results import GradeResult, combine
@@ -62,16 +62,16 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
     try:
         try:
             for _ in range(PROCESSES):
-                slots.append(limits.claim())  # as root: the unprivileged user a process's runs use
+                slots.append(users.claim())  # as root: the unprivileged user a process's runs use
             # An interpreter each user can run, and a kit it can read: each is found by
             # starting a Python as that user, so all at once.
             with ThreadPoolExecutor(len(slots)) as finding:
-                list(finding.map(limits.python, slots))
-        except limits.SandboxError as error:
+                list(finding.map(users.python, slots))
+        except users.SandboxError as error:
             raise GraderError(str(error)) from None
         return _grade(exercises, sources, methods, quick, checks, results_path, log_path, progress, slots)
     finally:
-        limits.release(*slots)
+        users.release(*slots)
 
 
 @dataclass
@@ -145,7 +145,7 @@ UNUSED_PLUGINS = [arg for name in ("cacheprovider", "unraisableexception", "thre
 def _start(process, chosen: Settings, exercises, sources, slot) -> subprocess.Popen:
     stage(exercises, sources, Path(chosen.stage))
     chosen.write(process.settings)
-    limits.open_stage(str(process.folder), str(process.folder / "stage"), slot)
+    folders.open_stage(str(process.folder), str(process.folder / "stage"), slot)
     command = [
         sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
         "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
@@ -153,14 +153,14 @@ def _start(process, chosen: Settings, exercises, sources, slot) -> subprocess.Po
         "--kit-settings", str(process.settings),
     ]
     # The graders' temporary files go inside the process's folder, which goes when
-    # the grading ends, however its pytest ended (run folders: see limits.runs_dir).
+    # the grading ends, however its pytest ended (run folders: see folders.runs_dir).
     scratch = process.folder / "tmp"
     scratch.mkdir()
     scratch.chmod(0o711)  # the sandbox user passes through to the run folders, and sees nothing
     # Only the plugins named above: whatever else is installed cannot change a verdict,
     # and scanning entry points is start-up time the student waits for.
     env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
-               KIT_RUNS_DIR=tempfile.gettempdir(), **limits.env(slot))
+               KIT_RUNS_DIR=tempfile.gettempdir(), **users.env(slot))
     with open(process.log, "wb") as out:
         return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)

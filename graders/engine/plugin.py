@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from graders.sandbox import limits
-
+from graders.sandbox import folders, users
 from graders.engine import balance, manifest
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
@@ -55,7 +54,7 @@ def pytest_configure(config):
     if path is None:
         raise pytest.UsageError("the graders run through `python -m graders grade`, which passes --kit-settings")
     chosen = Settings.read(path)
-    scratch = limits.checks_tempdir(limits.current())  # graders' temporary files, for the sandbox user
+    scratch = folders.checks_tempdir(users.current())  # graders' temporary files, for the sandbox user
     if scratch and not config.option.basetemp:
         config.option.basetemp = str(Path(scratch) / "pytest")
     settings.load_profile("kit-quick" if chosen.quick else "kit")
@@ -63,7 +62,7 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    limits.remove_checks_tempdir()
+    folders.remove_checks_tempdir()
 
 
 def pytest_generate_tests(metafunc):

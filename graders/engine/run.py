@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from graders.child import crashes, locktrace
 
-from graders.sandbox import limits, untrusted
+from graders.sandbox import cleanup, folders, resources, untrusted, users
 
 from graders.engine import stacks
 from graders.engine.scheduler import Coordinator, Trace
@@ -69,8 +69,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
     global _ADOPTS
     if _ADOPTS is None:
         _ADOPTS = become_subreaper()
-    slot = limits.current()  # the sandbox user, when the grader runs as root
-    folder = tempfile.mkdtemp(prefix="kit-run-", dir=limits.runs_dir())
+    slot = users.current()  # the sandbox user, when the grader runs as root
+    folder = tempfile.mkdtemp(prefix="kit-run-", dir=folders.runs_dir())
     coordinator = tree = None
     try:
         coordinator = Coordinator(folder)
@@ -78,7 +78,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         os.mkdir(os.path.join(folder, "work"))
         os.mkdir(os.path.join(folder, "out"))  # the child's own, in the sandbox: the result goes there
         result_path = os.path.join(folder, "out", "result.json")
-        submission, lib = limits.readable_copies(folder, slot, submission, lib)
+        submission, lib = folders.readable_copies(folder, slot, submission, lib)
         job_path = os.path.join(folder, "job.json")
         with open(job_path, "w") as f:
             json.dump({"probe": probe, "module": module, "params": params,
@@ -86,18 +86,18 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                        "pause_address": coordinator.address, "result": result_path}, f)
         tag = secrets.token_hex(8)
         env = _child_env(submission, lib, os.path.join(folder, "stacks"), tag, coordinator.address)
-        env.update(limits.child_env(limits.open_run(folder, slot, coordinator.address)))
-        limits.hand_over(slot)
+        env.update(folders.child_env(folders.open_run(folder, slot, coordinator.address)))
+        folders.hand_over(slot)
         with open(os.path.join(folder, "stdout"), "wb") as out, open(os.path.join(folder, "stderr"), "wb") as err:
             child = subprocess.Popen(
-                [limits.python(slot), "-m", "graders.child.main", job_path],
+                [users.python(slot), "-m", "graders.child.main", job_path],
                 cwd=os.path.join(folder, "work"), env=env, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=err, start_new_session=True, **limits.popen_options(slot, deadline))
-        limits.join_cpu_share(slot, child.pid)  # before it can start anything: its children follow it
+                stdout=out, stderr=err, start_new_session=True, **resources.popen_options(slot, deadline))
+        resources.join_cpu_share(slot, child.pid)  # before it can start anything: its children follow it
         tree = ProcessTree(child.pid, tag, _ADOPTS)
         outcome = Outcome(start_method=start_method)
         outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission,
-                              limits.MemoryWatch(uid=slot.uid if slot is not None else None))
+                              resources.MemoryWatch(uid=slot.uid if slot is not None else None))
         outcome.trace = coordinator.trace
         if outcome.hang is None:
             child.wait()
@@ -120,7 +120,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         try:
             if tree is not None:
                 tree.kill_all()
-            limits.sweep(slot)  # a last net: every process of the sandbox user
+            cleanup.sweep(slot)  # a last net: every process of the sandbox user
             if coordinator is not None:
                 coordinator.close()
             shutil.rmtree(folder, ignore_errors=True)
@@ -202,7 +202,7 @@ def _child_env(submission, lib, stacks_dir, tag, pause_address) -> dict:
 
 def _load_result(path) -> dict | None:
     """The runner's result; None when there is none that makes sense (the child wrote it)."""
-    text = limits.read_result(path)
+    text = folders.read_result(path)
     try:
         result = untrusted.loads(text) if text is not None else None
     except ValueError:

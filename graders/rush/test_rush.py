@@ -25,7 +25,7 @@ from graders.rush.validate import all_rush_together, one_process_per_user, ranki
 # Most users where starting a process is cheap (fork copies a process; a forkserver child is
 # forked from a server, and a spawned one is a fresh interpreter). The seed's 100 users run under
 # fork; a correct Manager queue takes a server thread per user, about 205 processes and threads,
-# within the sandbox's limits.MAX_PROCESSES. Under forkserver, quick mode's one start method,
+# within the sandbox's resources.MAX_PROCESSES. Under forkserver, quick mode's one start method,
 # 16 users already show every mistake this check is for.
 RUSH_SIZES = {"fork": (100, 10), "forkserver": (16, 5), "spawn": (12, 4)}
 

@@ -16,7 +16,7 @@ import pytest
 
 from graders.engine import catalog, manifest
 
-from graders.sandbox import limits
+from graders.sandbox import users
 from graders.engine.manifest import KIT
 
 EXERCISES = manifest.load()
@@ -192,7 +192,7 @@ def run_autograder(root: Path, python=sys.executable) -> tuple[subprocess.Comple
     return done, results
 
 
-@pytest.mark.skipif(not limits.wanted(), reason="needs root: the submission runs as a sandbox user")
+@pytest.mark.skipif(not users.wanted(), reason="needs root: the submission runs as a sandbox user")
 def test_the_autograder_keeps_the_checks_and_results_from_the_submission_and_its_output_from_students(
         world_readable):
     root = autograder_layout(world_readable)

@@ -13,9 +13,7 @@ import pytest
 
 import fake_class
 import hostile
-from graders.sandbox import limits
-
-
+from graders.sandbox import cleanup, users
 @pytest.fixture(scope="module")
 def graded():
     return fake_class.graded_class()
@@ -23,7 +21,7 @@ def graded():
 
 @pytest.mark.parametrize("case", hostile.HOSTILES, ids=lambda h: h.name)
 def test_a_hostile_submission_fails_for_what_it_did(case, graded):
-    if case.needs_sandbox_user and not limits.wanted():
+    if case.needs_sandbox_user and not users.wanted():
         pytest.skip("only the sandbox user (the grader running as root) holds against this one")
     name = f"hostile-{case.name}"
     row = graded["gradebook"][name]
@@ -45,12 +43,12 @@ def test_the_check_is_one_the_solution_passes(graded):
 
 
 def test_nothing_of_the_sandbox_users_is_left_in_memory_files_or_ipc(graded):
-    if not limits.wanted():
+    if not users.wanted():
         pytest.skip("only the sandbox users' leftovers can be told apart from the machine's")
-    uids = set(limits._uids())
-    for folder in limits.SCRATCH:  # other gradings may be running: only the hostile ones' files are judged
+    uids = set(users._uids())
+    for folder in cleanup.SCRATCH:  # other gradings may be running: only the hostile ones' files are judged
         if os.path.isdir(folder):
             left = [e.name for e in os.scandir(folder) if e.name.startswith("kit-hostile")]
             assert left == [], f"{folder}: {left}"
     for kind in ("shm", "sem", "msg"):
-        assert limits._sysv_objects(kind, uids) == [], kind
+        assert cleanup.sysv_objects(kind, uids) == [], kind

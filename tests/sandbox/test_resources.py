@@ -5,9 +5,9 @@ import resource
 
 import pytest
 
-from graders.sandbox import limits
-
-needs_root = pytest.mark.skipif(not limits.wanted(), reason="the sandbox user exists only when grading as root")
+from graders import KIT
+from graders.sandbox import folders, resources, users
+needs_root = pytest.mark.skipif(not users.wanted(), reason="the sandbox user exists only when grading as root")
 
 
 def test_the_program_runs_under_the_limits(program):
@@ -20,14 +20,14 @@ def test_the_program_runs_under_the_limits(program):
                     "limits": {n: resource.getrlimit(getattr(resource, n))[1] for n in names}}
     """)
     value = run("probe").value
-    assert value["limits"]["RLIMIT_DATA"] == limits.MAX_MEMORY
-    assert value["limits"]["RLIMIT_NOFILE"] == limits.MAX_OPEN_FILES
-    assert value["limits"]["RLIMIT_FSIZE"] == limits.MAX_FILE_SIZE
+    assert value["limits"]["RLIMIT_DATA"] == resources.MAX_MEMORY
+    assert value["limits"]["RLIMIT_NOFILE"] == resources.MAX_OPEN_FILES
+    assert value["limits"]["RLIMIT_FSIZE"] == resources.MAX_FILE_SIZE
     assert value["limits"]["RLIMIT_CORE"] == 0
-    if limits.wanted():
-        assert value["uid"] != 0 and value["uid"] in limits._uids()
+    if users.wanted():
+        assert value["uid"] != 0 and value["uid"] in users._uids()
         assert value["groups"] in ([], [value["uid"]])
-        assert value["limits"]["RLIMIT_NPROC"] == limits.MAX_PROCESSES
+        assert value["limits"]["RLIMIT_NPROC"] == resources.MAX_PROCESSES
 
 
 @needs_root
@@ -45,9 +45,9 @@ def test_the_sandbox_user_reaches_nothing_private(program):
                     tried[path] = type(error).__name__
             return tried
     """)
-    paths = [limits.SLOT_LOCKS, *(os.path.join(limits.KIT, name) for name in limits.KIT_PRIVATE)]
+    paths = [users.SLOT_LOCKS, *(os.path.join(KIT, name) for name in folders.KIT_PRIVATE)]
     tried = run("probe", paths=paths).value
-    assert tried[os.path.join(limits.KIT, "solutions")] == "PermissionError"
+    assert tried[os.path.join(KIT, "solutions")] == "PermissionError"
     assert set(tried.values()) <= {"PermissionError", "FileNotFoundError"}, tried
 
 
@@ -69,19 +69,19 @@ def test_a_result_file_that_makes_no_sense_counts_as_no_result(program):
 def test_the_result_is_never_read_through_a_link(tmp_path):
     (tmp_path / "real.json").write_text(json.dumps({"value": 1}))
     (tmp_path / "result.json").symlink_to(tmp_path / "real.json")
-    assert limits.read_result(str(tmp_path / "result.json")) is None
-    assert limits.read_result(str(tmp_path / "real.json")) == '{"value": 1}'
+    assert folders.read_result(str(tmp_path / "result.json")) is None
+    assert folders.read_result(str(tmp_path / "real.json")) == '{"value": 1}'
 
 
 def test_the_tree_memory_watch_sees_a_process_over_its_cap():
-    watch = limits.MemoryWatch(cap=1)
+    watch = resources.MemoryWatch(cap=1)
     assert watch.exceeded([os.getpid()], now=1.0)
-    assert not watch.exceeded([os.getpid()], now=1.0 + limits.MEMORY_LOOK / 2)  # looks now and then only
+    assert not watch.exceeded([os.getpid()], now=1.0 + resources.MEMORY_LOOK / 2)  # looks now and then only
 
 
 @needs_root
 def test_hand_over_gives_the_graders_files_and_never_what_a_link_points_to(tmp_path, monkeypatch):
-    slot = limits.Slot(limits._uids().start)
+    slot = users.Slot(users._uids().start)
     share = tmp_path / "share"
     (share / "data").mkdir(parents=True)
     (share / "data" / "tickets.json").write_text("{}")
@@ -89,8 +89,8 @@ def test_hand_over_gives_the_graders_files_and_never_what_a_link_points_to(tmp_p
     outside.write_text("root's")
     (share / "link").symlink_to(outside)
     os.link(outside, share / "hardlink")
-    monkeypatch.setattr(limits, "_share", str(share))
-    limits.hand_over(slot)
+    monkeypatch.setattr(folders, "_checks_tempdir", str(share))
+    folders.hand_over(slot)
     assert (share / "data" / "tickets.json").stat().st_uid == slot.uid
     assert (share / "data").stat().st_uid == slot.uid
     assert outside.stat().st_uid == 0
@@ -98,7 +98,7 @@ def test_hand_over_gives_the_graders_files_and_never_what_a_link_points_to(tmp_p
 
 def test_limits_are_set_for_the_child_only():
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    limits.popen_options(None, deadline=1.0)
+    resources.popen_options(None, deadline=1.0)
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
 
 
@@ -118,7 +118,7 @@ def test_a_run_has_a_lower_priority_and_as_root_a_cpu_share_of_its_own(program):
             return [os.nice(0), *got]
     """, start_method="spawn")
     nice, child_nice, groups = run("probe").value
-    assert nice == child_nice == limits.NICE + os.nice(0)
-    slot = limits.current()
-    if slot is not None and os.path.isdir(limits.CPU_GROUPS) and os.access(limits.CPU_GROUPS, os.W_OK):
+    assert nice == child_nice == resources.NICE + os.nice(0)
+    slot = users.current()
+    if slot is not None and os.path.isdir(resources.CPU_GROUPS) and os.access(resources.CPU_GROUPS, os.W_OK):
         assert f":cpu:/kit-{slot.uid}\n" in groups or f"cpu,cpuacct:/kit-{slot.uid}\n" in groups, groups

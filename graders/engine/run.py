@@ -13,11 +13,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.child import crashes, locktrace
+from graders.child import crashes
 
 from graders.sandbox import cleanup, folders, resources, untrusted, users
 
-from graders.engine import stacks
+from graders.engine import lockgraph, stacks
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
@@ -39,7 +39,7 @@ class Hang:
     waited: float
     stacks: dict[int, list[list[str]]] = field(default_factory=dict)
     held: list[str] = field(default_factory=list)
-    deadlocks: list[str] = field(default_factory=list)  # cycles of traced locks, in words (locktrace)
+    deadlocks: list[str] = field(default_factory=list)  # cycles of traced locks, in words (lockgraph)
     lock_waits: list[str] = field(default_factory=list)  # other threads waiting for a traced lock
     stopped: list[int] = field(default_factory=list)  # processes stopped by a signal, never continued
 
@@ -179,7 +179,7 @@ def _hang(reason, waited, tree, coordinator, folder, submission) -> Hang:
     held += [f"{t.thread} of process {t.pid} waits in {_timer_words(t)}"
              for t in sorted(coordinator.timers.values(), key=lambda t: t.seq)]
     found = {pid: stacks.student_stacks(text, submission) for pid, text in dumps.items()}
-    locks = locktrace.explain(os.path.join(folder, "stacks"), submission)
+    locks = lockgraph.explain(os.path.join(folder, "stacks"), submission)
     return Hang(reason=reason, waited=round(waited, 2), held=held,
                 stacks={pid: s for pid, s in found.items() if s},
                 deadlocks=locks.deadlocks, lock_waits=locks.waits, stopped=stopped)

@@ -24,7 +24,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from graders.child import locktrace
+from graders.engine import lockgraph
 
 from graders.sandbox import untrusted
 
@@ -38,7 +38,7 @@ class Arrival:
     tid: int
     thread: str
     stage: str
-    locks: tuple[locktrace.Held, ...] = ()  # the traced locks this thread held at the pause, in order taken
+    locks: tuple[lockgraph.Held, ...] = ()  # the traced locks this thread held at the pause, in order taken
 
 
 @dataclass(frozen=True)
@@ -317,7 +317,7 @@ class Coordinator:
                 tid=_thread_of(pid, message["tid"]),
                 thread=str(message["thread"])[:100],
                 stage=str(message["stage"])[:200],
-                locks=locktrace.held_locks(message.get("locks")),
+                locks=lockgraph.held_locks(message.get("locks")),
             )
         except (ValueError, KeyError, TypeError, RecursionError):
             self._drop(sock, answer=False)

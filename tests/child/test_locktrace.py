@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from graders.child import locktrace
+from graders.engine import lockgraph
 from deadlocks import OPPOSITE_ORDERS, line_of
 
 
@@ -169,7 +169,7 @@ def test_explain_reads_the_files_and_orders_threads_as_people_count(tmp_path):
     }
     (tmp_path / "locks-1.json").write_text(json.dumps(snapshot))
     (tmp_path / "locks-2.json").write_text("{not json")
-    report = locktrace.explain(str(tmp_path))
+    report = lockgraph.explain(str(tmp_path))
     assert report.deadlocks == ["Thread-2 holds b (shop.py:2) and waits for a (shop.py:4); "
                                 "Thread-10 holds a (shop.py:1) and waits for b (shop.py:3)"]
     assert report.waits == ["Thread-3 waits for c (shop.py:5), which no thread holds as far as the grader saw"]
@@ -185,7 +185,7 @@ def test_explain_reads_the_files_and_orders_threads_as_people_count(tmp_path):
 ])
 def test_explain_ignores_files_it_cannot_trust(tmp_path, text):
     (tmp_path / "locks-1.json").write_text(text)
-    assert locktrace.explain(str(tmp_path)) == locktrace.LockReport()
+    assert lockgraph.explain(str(tmp_path)) == lockgraph.LockReport()
 
 
 def test_explain_reads_source_lines_only_inside_the_submission(tmp_path):
@@ -198,10 +198,10 @@ def test_explain_reads_source_lines_only_inside_the_submission(tmp_path):
         "waits": [{"lock": "a", "tid": 1, "thread": "MainThread", "site": [str(outside), 1]}],
     }
     (tmp_path / "locks-1.json").write_text(json.dumps(snapshot))
-    told = locktrace.explain(str(tmp_path), submission=str(tmp_path / "student")).deadlocks
+    told = lockgraph.explain(str(tmp_path), submission=str(tmp_path / "student")).deadlocks
     assert told == ["MainThread holds lock_A (secret.py:1) and waits for it again (secret.py:1): "
                     "a Lock is not re-entrant"]
-    told = locktrace.explain(str(tmp_path), submission=str(tmp_path)).deadlocks
+    told = lockgraph.explain(str(tmp_path), submission=str(tmp_path)).deadlocks
     assert told == ["MainThread holds lock_B (secret.py:1) and waits for it again (secret.py:1): "
                     "a Lock is not re-entrant"]
 
@@ -269,10 +269,10 @@ def test_held_locks_from_a_pause_message_are_checked_field_by_field():
     raw = [{"names": ["a", 3], "kind": "Lock", "key": "k", "site": "x.py:1", "value": None},
            {"names": [], "kind": "Weird", "key": 5, "site": 7, "value": "3"},
            {"kind": "Lock"}, "text", None]
-    assert locktrace.held_locks(raw) == (
-        locktrace.Held(names=("a",), kind="Lock", key="k", site="x.py:1"),
-        locktrace.Held(names=("a lock",), kind="Lock", key="5", site=None))
-    assert locktrace.held_locks("not a list") == () == locktrace.held_locks(None)
+    assert lockgraph.held_locks(raw) == (
+        lockgraph.Held(names=("a",), kind="Lock", key="k", site="x.py:1"),
+        lockgraph.Held(names=("a lock",), kind="Lock", key="5", site=None))
+    assert lockgraph.held_locks("not a list") == () == lockgraph.held_locks(None)
 
 
 CONDITIONS = """

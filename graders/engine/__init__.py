@@ -5,7 +5,7 @@ never imports student code.
 - `run.py`: one probe in a fresh child, under a deadline; `scheduler.py`: the
   lockstep `pause` and the virtual clock; `tree.py`: the child's process tree;
   `stacks.py`: the student's frames of a hang; `lockgraph.py`: a hang's
-  deadlock told in words;
+  deadlock told in words; `crashlog.py`: the crashes a run recorded;
 - `grading.py`: stage a submission and run the grading pytest processes;
   `settings.py`: what each is asked to do; `balance.py`: split the runs
   between them; `plugin.py`: their pytest plugin;

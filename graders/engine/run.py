@@ -13,13 +13,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.child import crashes
-
-from graders.sandbox import cleanup, folders, resources, untrusted, users
-
-from graders.engine import lockgraph, stacks
+from graders.engine import crashlog, lockgraph, stacks
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
+from graders.sandbox import cleanup, folders, resources, untrusted, users
 
 BOOT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "child", "boot")
 POLL = 0.005  # seconds between looks at the process tree
@@ -56,7 +53,7 @@ class Outcome:
     stderr: str = ""
     trace: Trace = field(default_factory=Trace)
     start_method: str = ""
-    crashes: list = field(default_factory=list)  # processes and threads that died of an exception (crashes.py)
+    crashes: list = field(default_factory=list)  # processes and threads that died of an exception (crashlog.py)
 
     @property
     def finished(self) -> bool:
@@ -107,7 +104,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
                 outcome.error = result.get("error")
             else:
                 outcome.exit_code = child.returncode
-        outcome.crashes = crashes.read(os.path.join(folder, "stacks"), submission,
+        outcome.crashes = crashlog.read(os.path.join(folder, "stacks"), submission,
                                        None if outcome.hang else result_path)
         outcome.stdout = _read_capped(os.path.join(folder, "stdout"))
         stderr = stacks.drop_exit_warnings(_read_capped(os.path.join(folder, "stderr")))

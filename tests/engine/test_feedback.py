@@ -4,13 +4,13 @@ import re
 
 import pytest
 
-from graders.child import crashes
+from graders.engine import crashlog
 from graders.engine import manifest
 from graders.engine.checks import PICKLING_HINT, CheckFailure, Student, hang_details, pickling_hint
 from graders.engine.grading import grade
 from graders.engine.report import FORK_ONLY, failure_text, render
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
-from graders.child.crashes import Crash
+from graders.engine.crashlog import Crash
 from graders.engine.run import Hang, Outcome
 from graders.devtools import bank
 from deadlocks import OPPOSITE_ORDERS, line_of  # two threads that take two locks in opposite orders
@@ -314,7 +314,7 @@ def test_a_forged_crash_file_is_ignored(tmp_path):
     (tmp_path / "crash-1-1.json").write_text('{"kind": "process", "name": 3}')
     (tmp_path / "crash-1-2.json").write_text("[" * 100_000)
     (tmp_path / "crash-1-3.json").symlink_to("/etc/passwd")
-    assert crashes.read(str(tmp_path), str(tmp_path)) == []
+    assert crashlog.read(str(tmp_path), str(tmp_path)) == []
 
 
 # ---- inline code in the terminal ----

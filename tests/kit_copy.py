@@ -6,9 +6,10 @@ from graders.engine.manifest import KIT
 
 
 def copy_kit(target: Path) -> Path:
-    """exercises.toml, exercises/, solutions/ and graders/ copied into `target`, which is returned."""
+    """exercises.toml, README.md, exercises/, solutions/ and graders/ copied into `target`, which is returned."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("exercises", "solutions", "graders"):
         shutil.copytree(KIT / folder, target / folder, ignore=ignore)
-    shutil.copy2(KIT / "exercises.toml", target / "exercises.toml")
+    for name in ("exercises.toml", "README.md"):
+        shutil.copy2(KIT / name, target / name)
     return target

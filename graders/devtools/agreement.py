@@ -36,6 +36,25 @@ def problems(root: Path = KIT) -> list[str]:
     found = _stray_folders(root, exercises)
     for exercise in exercises.values():
         found += _exercise_problems(exercise)
+    found += _readme_problems(root, exercises)
+    return found
+
+
+def readme_row(line: str) -> str | None:
+    """The exercise a row of README.md's table of exercises is for: "| `lock` | ... |" gives lock."""
+    if line.startswith("| `") and "` |" in line:
+        return line[3:line.index("` |")]
+    return None
+
+
+def _readme_problems(root: Path, exercises: dict[str, Exercise]) -> list[str]:
+    readme = root / "README.md"
+    if not readme.is_file():
+        return []
+    rows = {readme_row(line): line for line in readme.read_text().splitlines() if readme_row(line)}
+    found = [f"README.md's table of exercises has no row for {name}" for name in exercises if name not in rows]
+    found += [f"README.md's row for {name} is left to write" for name in exercises
+              if LEFT_TO_WRITE in rows.get(name, "")]
     return found
 
 

@@ -1,8 +1,8 @@
 """`nox -s new -- NAME`: scaffold an exercise in every place it lives.
 
 Writes the stub and its statement (exercises/NAME/), the solution
-(solutions/NAME/), the checks, the probe and the bank (graders/NAME/), and
-the manifest entry (exercises.toml). The scaffold runs and fails honestly:
+(solutions/NAME/), the checks, the probe and the bank (graders/NAME/), the
+manifest entry (exercises.toml) and a row of README.md's table of exercises. The scaffold runs and fails honestly:
 its one check says it is not written yet, the solution is the stub, the bank
 has no mistake in it, and every text left to write says WRITE ME, so
 `nox -s verify` (or `python -m graders.devtools.agreement`) lists what is
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from graders.cli.usage import UsageError
 from graders.devtools import agreement, statements
+from graders.devtools.agreement import LEFT_TO_WRITE
 from graders.engine import manifest
 from graders.engine.manifest import KIT
 
@@ -166,11 +167,24 @@ def scaffold(name: str, root: Path = KIT) -> list[Path]:
         path.write_text(text)
     manifest_path = root / "exercises.toml"
     manifest_path.write_text(manifest_path.read_text().rstrip("\n") + "\n" + MANIFEST_ENTRY.format(**fields))
+    readme = root / "README.md"
+    if readme.is_file():
+        _add_readme_row(readme, f"| `{name}` | {LEFT_TO_WRITE}: what the student writes | `exercises/{name}/{stub}` |")
     exercise = manifest.load(manifest_path)[name]
     statement = root / "exercises" / name / "README.md"
     table = "\n".join([statements.BEGIN, *statements.table(exercise), statements.END])
     statement.write_text(STATEMENT.format(table=table, **fields))
-    return [*files, statement, manifest_path]
+    return [*files, statement, manifest_path, *([readme] if readme.is_file() else [])]
+
+
+def _add_readme_row(readme: Path, row: str) -> None:
+    """After the last row of README.md's table of exercises."""
+    lines = readme.read_text().splitlines()
+    last = max((n for n, line in enumerate(lines) if agreement.readme_row(line)), default=None)
+    if last is None:
+        return
+    lines.insert(last + 1, row)
+    readme.write_text("\n".join(lines) + "\n")
 
 
 def main(argv=None) -> int:

@@ -18,7 +18,7 @@ def kit(tmp_path):
 def test_the_scaffold_is_in_every_place_an_exercise_lives(kit):
     written = new.scaffold("demo", root=kit)
     assert sorted(p.relative_to(kit).as_posix() for p in written) == [
-        "exercises.toml", "exercises/demo/README.md", "exercises/demo/demo.py", "graders/demo/__init__.py",
+        "README.md", "exercises.toml", "exercises/demo/README.md", "exercises/demo/demo.py", "graders/demo/__init__.py",
         "graders/demo/bank.toml", "graders/demo/probe.py", "graders/demo/test_demo.py", "solutions/demo/demo.py"]
     demo = manifest.load(kit / "exercises.toml")["demo"]
     assert [c.name for c in catalog.checks_of(demo)] == list(demo.checks) == ["first_check"]
@@ -33,6 +33,7 @@ def test_agreement_lists_what_is_left_to_write_and_nothing_else(kit):
     assert "solutions/demo/demo.py is the stub itself: write the fix" in left
     assert any(p.startswith("graders/demo/bank.toml has no wrong variant") for p in left)
     assert "[demo] title is left to write" in left and "[demo] hint 1 is left to write" in left
+    assert "README.md's row for demo is left to write" in left
     assert any(p.startswith("graders/demo/test_demo.py:") for p in left)
     assert not [p for p in left if "weight" in p or "table of checks" in p]  # the scaffold agrees with itself
 

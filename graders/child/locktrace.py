@@ -74,6 +74,8 @@ def trace(module, folder: str | None = None) -> None:
     _inside_cache.clear()
     _patch_factories()
     _wrap_globals(module)
+    from graders.child import lockproxies  # a Manager's locks too; it builds on this module
+    lockproxies.trace(module)
 
 
 def _patch_factories():
@@ -87,12 +89,57 @@ def _patch_factories():
     multiprocessing.Condition = multiprocessing.context._default_context.Condition
 
 
-def _thread_condition(lock=None):
+class _Factory:
+    """Stands in for threading's Lock, RLock, Semaphore, BoundedSemaphore or Condition while they are traced.
+
+    Calling it makes one (traced when the student's code calls it). To isinstance(), issubclass()
+    and a class statement it is the real one, so a program that checks what its locks are, or
+    subclasses threading.Semaphore, works as it does untraced.
+    """
+
+    def __init__(self, kind, original, make):
+        self.__name__ = self.__qualname__ = kind
+        # Pickled by reference as threading.Lock (a Manager's registry made after trace() holds it):
+        # another process unpickles the real one.
+        self.__module__ = "threading"
+        self._original, self._make = original, make
+        if isinstance(original, type):
+            self.__bases__ = original.__bases__  # what issubclass() looks at when this is its first argument
+            # threading's BoundedSemaphore calls `Semaphore.__init__(self, value)`: the real one's.
+            self.__dict__["__init__"] = original.__init__
+
+    def __getattr__(self, name):  # `Semaphore.acquire` and the like: the real class's
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._original, name)
+
+    def __call__(self, *args, **kwargs):
+        return self._make(sys._getframe(1), *args, **kwargs)
+
+    def __instancecheck__(self, obj):
+        return isinstance(obj, self._original)  # a TypeError where the real one is a function, as untraced
+
+    def __subclasscheck__(self, cls):
+        return issubclass(cls._original if isinstance(cls, _Factory) else cls, self._original)
+
+    def __mro_entries__(self, bases):
+        return (self._original,)
+
+    def __reduce__(self):
+        return self.__name__
+
+    def __repr__(self):
+        return repr(self._original)
+
+
+def _make_condition(caller, lock=None):
     """threading.Condition: one the student's code makes without a lock gets a traced RLock."""
-    caller = sys._getframe(1)
     if lock is None and _is_student(caller.f_code.co_filename):
         lock = TracedLock(_ORIGINAL["RLock"](), "RLock", _names_at(caller, "Condition"))
     return _CONDITION(lock)
+
+
+_thread_condition = _Factory("Condition", _CONDITION, _make_condition)
 
 
 def _shared_condition(self, lock=None):
@@ -102,24 +149,15 @@ def _shared_condition(self, lock=None):
     return _CONDITION_MP(self, lock)
 
 
-_thread_condition.__name__ = _thread_condition.__qualname__ = "Condition"
-_thread_condition.__module__ = "threading"  # pickled by reference (a Manager's registry): the real one elsewhere
-
-
 def _thread_factory(kind):
     original = _ORIGINAL[kind]
 
-    def make(*args, **kwargs):
+    def make(caller, *args, **kwargs):
         inner = original(*args, **kwargs)
-        caller = sys._getframe(1)
         if not _is_student(caller.f_code.co_filename):
             return inner
         return TracedLock(inner, kind, _names_at(caller, kind), _value(inner, kind))
-    make.__name__ = make.__qualname__ = kind
-    # Pickled by reference as threading.Lock (a Manager's registry made after trace() holds it):
-    # another process unpickles the real one.
-    make.__module__ = "threading"
-    return make
+    return _Factory(kind, original, make)
 
 
 def _shared_factory(kind):
@@ -145,6 +183,8 @@ def _wrap_globals(module):
             setattr(module, name, factories[id(value)])
         elif _is_mp_factory(value):
             setattr(module, name, getattr(value.__self__, value.__name__))
+        elif isinstance(value, TracedLock):
+            continue  # traced already
         elif isinstance(value, (_THREAD_LOCK, _THREAD_RLOCK, _ORIGINAL["Semaphore"],
                                 multiprocessing.synchronize.SemLock)):
             if id(value) not in wrapped:
@@ -365,6 +405,11 @@ class TracedLock:
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle '{type(self._inner).__module__}.{type(self._inner).__name__}' object")
+
+    # isinstance() looks here too: a traced Semaphore is still a threading.Semaphore to the program.
+    @property
+    def __class__(self):
+        return type(self._inner)
 
     def __repr__(self):
         return f"<traced {self.kind} {self.names[0]}: {self._inner!r}>"

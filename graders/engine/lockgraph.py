@@ -19,6 +19,7 @@ from graders.sandbox import untrusted
 
 FILE_PATTERN = "locks-*.json"  # the files child/locktrace.py writes, one per process
 KINDS = ("Lock", "RLock", "Semaphore", "BoundedSemaphore")
+SEMAPHORES = ("Semaphore", "BoundedSemaphore")
 
 
 @dataclass(frozen=True)

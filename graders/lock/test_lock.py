@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from graders.sandbox import untrusted
 from graders.engine.checks import CheckFailure, check
 from graders.engine.results import NOT_RUN
-from graders.lock.observe import WhoBought
+from graders.lock.observe import WhoBought, told_buyers
 
 SELL = "graders.lock.probe:sell"
 BAD_INPUT = "graders.lock.probe:bad_input"
@@ -35,14 +35,14 @@ def make_db(count, text=None) -> Path:
     return path
 
 
-def sell(student, tickets, buyers, before_contract=None, db=None, choose=None):
+def sell(student, tickets, buyers, before_contract=None, db=None, choose=None, tell_buyers=False):
     """Run sell() on a fresh ticket file; (result, tickets left, trace).
 
     `before_contract(trace)` looks at the trace before the stage contract is
     checked, for mistakes that also break the contract.
     """
     db = db or make_db(tickets)
-    outcome = student.run(SELL, db_path=str(db), buyers=buyers, choose=choose)
+    outcome = student.run(SELL, db_path=str(db), buyers=buyers, choose=choose, tell_buyers=tell_buyers)
     case = describe(tickets, buyers)
     result = student.finished(outcome, f"sell(db, {buyers})", case=case,
                               hang_hint="Is the lock released on every path? " + SOLD_OUT_HANG_HINT)
@@ -229,30 +229,42 @@ def test_releases_lock_when_sold_out(student):
                  "lock. Fix 'only one buyer is inside buy() at a time' first.")
 
 
+WHO_HINT = ("result[i] must be what buyer i's own buy() returned: each buyer stores its own outcome at its "
+            "own index (outcomes[i] = buy(...)), not a list made up from how many were sold.")
+
+
 @check("sell() says which buyer got the ticket", every_start_method=False)
 def test_says_who_got_a_ticket(student):
     said = {}
     for first in ("lowest", "highest"):
         db = make_db(1)
         observer = WhoBought(db, first)
-        result, _, trace = sell(student, tickets=1, buyers=3, db=db, choose=observer)
+        result, _, trace = sell(student, tickets=1, buyers=3, db=db, choose=observer, tell_buyers=True)
         if not isinstance(result, list) or len(result) != 3 or sum(r is True for r in result) != 1 \
                 or len(observer.bought) != 1:
             return  # a sale gone wrong: the other checks tell it
+        index = told_buyers(trace).get(observer.bought[0])
+        if index is not None and result[index] is not True:
+            raise CheckFailure(
+                f"buyer {index} bought the ticket, but sell() said buyer {result.index(True)} got it",
+                case=describe(1, 3) + f", the grader let buyer {index} (the process started with i={index}) "
+                     "reach the ticket first",
+                expected=f"result[{index}] True", got=str(result),
+                hint=WHO_HINT + " Buyers may start in any order, and a process's id says nothing about its i.")
         started = sorted(trace.pids_at("search"))
         rank = started.index(observer.bought[0]) if observer.bought[0] in started else None
-        said[first] = (result.index(True), rank, result)
-    (low, low_rank, low_result), (high, high_rank, _) = said["lowest"], said["highest"]
-    if low == high and low_rank != high_rank:
+        said[first] = (result.index(True), rank, result, index)
+    (low, low_rank, low_result, low_index), (high, high_rank, _, high_index) = said["lowest"], said["highest"]
+    # Where both buyers said who they are, the answers were right. Otherwise the pids' order is all the
+    # grader has: the answer must at least change when a different process bought.
+    if (low_index is None or high_index is None) and low == high and low_rank != high_rank:
         nth = lambda rank: ("1st", "2nd", "3rd")[rank]
         raise CheckFailure(
             f"sell() said buyer {low} got the ticket both times, but a different buyer process bought it each "
             f"time: the {nth(low_rank)} buyer started in one sale, the {nth(high_rank)} in the other",
             case=describe(1, 3) + ", sold twice: the grader let a different buyer reach the ticket first each time",
             expected="result[i] True for the buyer i that bought: a different i in each sale",
-            got=f"{low_result} both times",
-            hint="result[i] must be what buyer i's own buy() returned: each buyer stores its own outcome at its "
-                 "own index (outcomes[i] = buy(...)), not a list made up from how many were sold.")
+            got=f"{low_result} both times", hint=WHO_HINT)
 
 
 def bad_input(student, cases):

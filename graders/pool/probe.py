@@ -77,7 +77,17 @@ def call(pool_module, task, args, processes):
     # A pool still in state RUN was never closed nor terminated: dropping it
     # would give the "unclosed running multiprocessing pool" ResourceWarning.
     report["unclosed"] = sum(pool._state == multiprocessing.pool.RUN for pool in POOLS[made:])
+    # Workers of a closed pool that nobody joined. Under forkserver the server reaps a worker that
+    # ends, so the grader cannot see it left behind as it can under fork and spawn: this count lets
+    # the same mistake be told under every start method. Read without polling, which would join them.
+    report["unjoined"] = sum(_never_joined(worker) for pool in POOLS[made:]
+                             if pool._state != multiprocessing.pool.RUN for worker in pool._pool)
     return report
+
+
+def _never_joined(worker) -> bool:
+    popen = getattr(worker, "_popen", None)  # a ThreadPool's workers are threads: none
+    return popen is not None and popen.returncode is None
 
 
 def collect(pool_module, pause, args, processes, marks, failures=None):

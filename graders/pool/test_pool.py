@@ -234,43 +234,73 @@ def test_results_in_order_of_args(student):
         if in_finishing_order else None)
 
 
+# func(1), func(2) and func(3) fail, each its own way: the first failing call in args order, the one
+# that finishes first (or last) in time, and the last in args order are then different calls, so the
+# exception raised says which rule the program follows.
+FAILURES = {"1": "TaskError", "2": "ValueError", "3": "TaskError"}
+FIRST_ERROR = "TaskError: task 1 failed"
+IN_ARGS_ORDER = ("Get the results in the order of args (.get() on each AsyncResult in turn, pool.imap, or "
+                 "executor.map) and let the first exception propagate: that is the first failing call's.")
+
+
 @check("the first failing call's exception is raised, with its own type", every_start_method=False)
 def test_raises_first_error(student):
     args, processes = [0, 1, 2, 3, 4], 3
-    failures = {"1": "TaskError", "2": "ValueError"}
     call = call_text(args, processes)
-    # func(0), func(1) and func(2) are in flight together, and finish highest first: func(2) fails
-    # first in time, func(1) is the first failing call in args order. So a program that raises the
-    # error that comes first (Pool.map, as_completed, callbacks) shows it on every run.
-    release = Release(highest_first=True)
-    report, _ = run_collect(student, args, processes, choose=release, failures=failures)
-    case = (f"{call}, where func(1) raises TaskError and func(2) raises ValueError, and the calls finish in "
-            f"the order {release.finished}")
-    want = "TaskError: task 1 failed"
+    # func(0), func(1) and func(2) are in flight together. Let go highest first, the calls finish in
+    # the order 2, 3, 4, 1, 0: func(2) fails first in time, so a program that raises the error that
+    # comes first (Pool.map, as_completed, callbacks) shows it on every run. Let go lowest first, they
+    # finish in the order of args, and func(3) fails last in time.
+    for highest_first in (True, False):
+        release = Release(highest_first=highest_first)
+        report, _ = run_collect(student, args, processes, choose=release, failures=FAILURES)
+        case = (f"{call}, where func(1) and func(3) raise TaskError and func(2) raises ValueError, and the "
+                f"calls finish in the order {release.finished}")
+        _raised_first_error(report, case, [a for a in release.finished if str(a) in FAILURES])
+
+
+def _raised_first_error(report, case, failed_in_time):
     if "raised" not in report:
         raise CheckFailure("collect() returned although some calls raised: the error was swallowed",
-                           case=case, expected=f"collect() raises {want}", got=f"returned {report['returned']!r}"[:300],
+                           case=case, expected=f"collect() raises {FIRST_ERROR}",
+                           got=f"returned {report['returned']!r}"[:300],
                            hint="Let the exception of .get() propagate: do not catch it, or re-raise it.")
     raised = report["raised"]
     got = f"{raised['type']}: {raised['message']}"
-    if got == want:
+    if got == FIRST_ERROR:
         return
     pickled = pool_pickling_hint(got)
     if pickled:
         raise CheckFailure(f"collect() raised {raised['type']}: a task could not be pickled to be sent to a "
-                           "worker, so no call of func ran", case=case, expected=want, got=got, kind="crash",
+                           "worker, so no call of func ran", case=case, expected=FIRST_ERROR, got=got, kind="crash",
                            hint=pickled)
-    if got == "ValueError: task 2 failed":
-        raise CheckFailure("collect() raised the exception of func(2), the failing call that finished first, but "
-                           "func(1) is the first failing call in args order", case=case, expected=want, got=got,
+    which = next((int(a) for a in FAILURES if got == f"{FAILURES[a]}: task {a} failed"), None)
+    if which is not None and which == failed_in_time[0]:
+        raise CheckFailure(f"collect() raised the exception of func({which}), the failing call that finished "
+                           "first, but func(1) is the first failing call in args order", case=case,
+                           expected=FIRST_ERROR, got=got,
                            hint="pool.map, as_completed() and callbacks raise the error that comes first in time. "
-                                "Get the results in the order of args (.get() on each AsyncResult in turn, "
-                                "pool.imap, or executor.map), so that the first failing call's error is raised.")
+                                + IN_ARGS_ORDER)
+    if which is not None and which == failed_in_time[-1]:
+        raise CheckFailure(f"collect() raised the exception of func({which}), the failing call that finished "
+                           "last, but func(1) is the first failing call in args order", case=case,
+                           expected=FIRST_ERROR, got=got,
+                           hint="An error kept as the calls finish (in a callback, or from as_completed()) and "
+                                "raised at the end is the one that came last in time. " + IN_ARGS_ORDER)
+    if which is not None and which == max(map(int, FAILURES)):
+        raise CheckFailure(f"collect() raised the exception of func({which}), the last failing call in args order, "
+                           "but when several calls fail, the first one's is raised: func(1)'s", case=case,
+                           expected=FIRST_ERROR, got=got,
+                           hint="Each exception caught and kept replaces the one before it, so the last one is "
+                                "raised. " + IN_ARGS_ORDER)
+    if which is not None:
+        raise CheckFailure(f"collect() raised the exception of func({which}), but func(1) is the first failing "
+                           "call in args order", case=case, expected=FIRST_ERROR, got=got, hint=IN_ARGS_ORDER)
     if raised["message"] == "task 1 failed" or "TaskError" not in raised["types"]:
         summary = f"collect() raised {raised['type']} instead of the TaskError that func(1) raised"
     else:
         summary = "collect() raised a TaskError other than the one func(1) raised"
-    raise CheckFailure(summary, case=case, expected=want, got=got,
+    raise CheckFailure(summary, case=case, expected=FIRST_ERROR, got=got,
                        hint=".get() re-raises the task's own exception: let it propagate unchanged, and "
                             "get the results in the order of args so the first failing call comes first.")
 
@@ -289,12 +319,33 @@ def test_leaves_no_worker(student):
         if left:
             # What the program says of its pools only words the failure; the processes the grader
             # saw alive decide it.
-            raise CheckFailure(
+            raise unjoined_failure(report, path, case) or CheckFailure(
                 f"{plural(len(left), 'worker process', 'worker processes')} "
                 f"{'was' if len(left) == 1 else 'were'} left behind after collect() {path}"
                 + (f": the pool was never closed ({UNCLOSED})" if report.get("unclosed") else ""),
                 case=case, expected="every worker ended and joined",
                 got=f"{len(left)} still running, or ended but never joined", hint=CLOSE_HINT)
+        failure = unjoined_failure(report, path, case)
+        if failure:  # under forkserver the server reaped them: the program's own pools say it
+            raise failure
+
+
+JOIN_HINT = ("close() only tells the workers to stop once the tasks are done; join() waits for them to end. "
+             "Call pool.join() after pool.close(), in the same finally: block, or use `with Pool(...) as pool:` "
+             "and collect every result inside it.")
+
+
+def unjoined_failure(report, path, case) -> CheckFailure | None:
+    """A pool closed but never joined, as the program's own pools tell it: the same words under every
+    start method, whether its ended workers stayed (fork, spawn) or the forkserver reaped them. It
+    can only fail a run."""
+    unjoined = report.get("unjoined")
+    if type(unjoined) is not int or unjoined < 1 or report.get("unclosed"):
+        return None
+    return CheckFailure(
+        f"collect() {path} without joining its pool: it called close() but never join(), so its workers "
+        "were left behind", case=case, expected="every worker ended and joined",
+        got=f"{plural(unjoined, 'worker process', 'worker processes')} never joined", hint=JOIN_HINT)
 
 
 def left_behind(trace, marker) -> list[int]:
@@ -362,6 +413,9 @@ def test_collects_any_workload(student, args, processes):
                            hint=ORDER_HINT)
     in_flight(trace.batches, args, processes, call)
     left = left_behind(trace, RETURNED)
+    unjoined = unjoined_failure(report, "returned", call)
+    if unjoined:
+        raise unjoined
     if left:
         raise CheckFailure(f"collect() returned with {plural(len(left), 'worker process', 'worker processes')} "
                            "of its pool still there" + (f" ({UNCLOSED})" if report.get("unclosed") else ""),

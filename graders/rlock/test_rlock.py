@@ -14,6 +14,7 @@ import re
 from hypothesis import given, strategies as st
 
 from graders.engine.checks import CheckFailure, check
+from graders.rlock import claims
 from graders.rlock.observe import Observer
 
 RUN = "graders.rlock.probe:run"
@@ -98,6 +99,12 @@ def test_bump_is_exclusive(student):
         case = describe(3, 1) + (f", held threads let go one at a time in order {order}" if order else "")
         together = trace.max_together("bump")
         bumps = [a for a in trace.arrivals if a.stage == "bump"]
+        forged = claims.impossible(trace)
+        if forged:  # the locks below are the program's word: here it cannot be true
+            raise CheckFailure(
+                f"the locks your program reported at its pauses cannot be true: {forged}", case=case,
+                expected="each pause reporting the locks its thread holds", got=forged,
+                hint="Leave the kit's pause() and its report of your locks as they are.")
         # Whether two workers also met inside bump() depends on how the threads ran between pauses;
         # a bump without the locks the others hold is there on every run: where the program locks
         # at all, that is the mistake to name, so the words are the same whichever way it ran.

@@ -309,3 +309,44 @@ def test_a_condition_made_without_a_lock_gets_a_traced_one(program, start_method
     seen = {a.stage: [(h.name, h.kind, h.site) for h in a.locks] for a in outcome.trace.arrivals}
     assert seen == {"main": [("guard", "RLock", at("main takes guard again"))],
                     "child": [("shared", "RLock", at("child takes shared"))]}
+
+
+KINDS_SEEN = """
+    import multiprocessing
+    import threading
+    from graders.child import locktrace
+
+    manager = multiprocessing.Manager()
+    early = manager.RLock()
+
+    def probe(student, pause):
+        locktrace.trace(student)
+        made = {"sem": threading.Semaphore(2), "bounded": threading.BoundedSemaphore(1),
+                "cond": threading.Condition(), "mp": multiprocessing.Lock()}
+        class Gate(threading.Semaphore):
+            pass
+        seen = {"Semaphore": [k for k, v in made.items() if isinstance(v, threading.Semaphore)],
+                "BoundedSemaphore": [k for k, v in made.items() if isinstance(v, threading.BoundedSemaphore)],
+                "Condition": [k for k, v in made.items() if isinstance(v, threading.Condition)],
+                "subclass": issubclass(threading.BoundedSemaphore, threading.Semaphore),
+                "Gate": isinstance(Gate(1), threading.Semaphore)}
+        with made["bounded"]:
+            pass
+        late = manager.Lock()
+        with early:  # takes early
+            with late:  # takes late
+                pause("both")
+        manager.shutdown()
+        return seen
+"""
+
+
+def test_lock_classes_stay_classes_and_a_managers_locks_are_traced(program):
+    outcome = program(KINDS_SEEN)("probe")
+    assert outcome.finished, outcome.error or outcome.hang
+    assert outcome.value == {"Semaphore": ["sem", "bounded"], "BoundedSemaphore": ["bounded"],
+                             "Condition": ["cond"], "subclass": True, "Gate": True}
+    at = lambda text: f"prog.py:{line_of(KINDS_SEEN, text)}"
+    (both,) = outcome.trace.arrivals
+    assert [(h.name, h.kind, h.site) for h in both.locks] == [("early", "RLock", at("takes early")),
+                                                              ("late", "Lock", at("takes late"))]

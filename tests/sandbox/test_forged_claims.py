@@ -3,9 +3,9 @@ it. A forged report can only make a check fail, or leave the verdict to what the
 it never passes a program whose threads the grader saw meet, nor one whose report cannot be true."""
 import pytest
 
-import bank
+from graders.devtools import bank
 from graders.engine import manifest
-from graders.engine.grade import grade
+from graders.engine.grading import grade
 
 EXERCISES = manifest.load()
 
@@ -20,7 +20,7 @@ def _forged():
     return {locks}
 
 
-__import__("graders.engine.hook").engine.hook._held_locks = _forged
+__import__("graders.child.pause").child.pause._held_locks = _forged
 '''
 
 

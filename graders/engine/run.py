@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import crashes, limits, locktrace, stacks, untrusted
+from graders.engine import crashes, limits, locktrace, stacks, starved, untrusted
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
@@ -128,11 +128,13 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission, memor
     """Hold and release threads until the runner exits; a Hang if it never does."""
     started = time.monotonic()
     quiet_looks, quiet_since = 0, None
+    wall = starved.Deadline(deadline)
     while True:
-        # First of all, the clock: however busy the program keeps the socket, its deadline holds.
+        # First of all, the clock: however busy the program keeps the socket, its deadline holds
+        # (once the program had the CPU it would have had on an idle machine: engine/starved.py).
         now = time.monotonic()
-        if now - started > deadline:
-            return _hang("deadline", now - started, tree, coordinator, folder, submission)
+        if wall.reached(tree, now - started):
+            return _hang("deadline", deadline, tree, coordinator, folder, submission)
         if coordinator.poll(POLL):
             quiet_looks, quiet_since = 0, None
             continue

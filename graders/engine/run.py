@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import crashes, limits, locktrace, stacks, starved, untrusted
+from graders.engine import crashes, limits, locktrace, shm, stacks, starved, untrusted
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 
@@ -66,6 +66,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
     if _ADOPTS is None:
         _ADOPTS = become_subreaper()
     slot = limits.current()  # the sandbox user, when the grader runs as root
+    shm_before = shm.names() if slot is None else None  # without one, the run's files there are ours
     folder = tempfile.mkdtemp(prefix="kit-run-", dir=limits.runs_dir())
     coordinator = tree = None
     try:
@@ -117,6 +118,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
             if tree is not None:
                 tree.kill_all()
             limits.sweep(slot)  # a last net: every process of the sandbox user
+            if shm_before is not None:
+                shm.remove_unused(shm_before)
             if coordinator is not None:
                 coordinator.close()
             shutil.rmtree(folder, ignore_errors=True)

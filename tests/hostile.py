@@ -312,3 +312,23 @@ def patched_files(mark: str) -> list:
                 path.write_text(text.replace(line, ""))
                 found.append(path)
     return found
+
+# Graded beside a classmate (tests/sandbox/test_spinners.py), not in the class: it burns both cores.
+SPINNER = Hostile("spins_in_sessions", "starts 30 processes that call setsid() and fork once: 60 spin for 8.5 s",
+                  "entry", """
+            import time as _time
+            _end = _time.time() + 8.5
+            _leaders = []
+            for _ in range(30):
+                _pid = _os.fork()
+                if _pid == 0:
+                    _os.setsid()
+                    _os.fork()  # the leader of the new session and its child both spin
+                    while _time.time() < _end:
+                        pass
+                    _os._exit(0)
+                _leaders.append(_pid)
+            for _pid in _leaders:
+                _os.waitpid(_pid, 0)
+            _os._exit(0)
+            """, "ended its own process | did not finish within its deadline")

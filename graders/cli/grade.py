@@ -117,6 +117,8 @@ def run(args) -> int:
         if args.submission is not None:
             raise UsageError("give --submission (one) or --submissions (a folder of them), not both")
         return batch.run(args, exercises, methods, checks, UsageError)
+    if args.shard is not None:  # a shard of one submission would be graded whole, and look like a shard
+        raise UsageError("--shard needs --submissions ROOT: it grades one shard of a class of submissions")
     sources = choose_sources(args.submission, exercises, named=bool(args.exercises))
     files = {name: getattr(args, name) for name in formats.FORMATS if getattr(args, name, None)}
     return grade_and_report(exercises, sources, methods, args.quick, checks, args.json,

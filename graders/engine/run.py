@@ -13,10 +13,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import crashlog, lockgraph, stacks
+from graders.engine import crashlog, lockgraph, stacks, starved
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
-from graders.sandbox import cleanup, folders, resources, untrusted, users
+from graders.sandbox import cleanup, folders, resources, shm, untrusted, users
 
 BOOT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "child", "boot")
 POLL = 0.005  # seconds between looks at the process tree
@@ -67,6 +67,7 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
     if _ADOPTS is None:
         _ADOPTS = become_subreaper()
     slot = users.current()  # the sandbox user, when the grader runs as root
+    shm_before = shm.names() if slot is None else None  # without one, the run's files there are ours
     folder = tempfile.mkdtemp(prefix="kit-run-", dir=folders.runs_dir())
     coordinator = tree = None
     try:
@@ -118,6 +119,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
             if tree is not None:
                 tree.kill_all()
             cleanup.sweep(slot)  # a last net: every process of the sandbox user
+            if shm_before is not None:
+                shm.remove_unused(shm_before)
             if coordinator is not None:
                 coordinator.close()
             shutil.rmtree(folder, ignore_errors=True)
@@ -129,11 +132,13 @@ def _drive(child, tree, coordinator, deadline, choose, folder, submission, memor
     """Hold and release threads until the runner exits; a Hang if it never does."""
     started = time.monotonic()
     quiet_looks, quiet_since = 0, None
+    wall = starved.Deadline(deadline)
     while True:
-        # First of all, the clock: however busy the program keeps the socket, its deadline holds.
+        # First of all, the clock: however busy the program keeps the socket, its deadline holds
+        # (once the program had the CPU it would have had on an idle machine: engine/starved.py).
         now = time.monotonic()
-        if now - started > deadline:
-            return _hang("deadline", now - started, tree, coordinator, folder, submission)
+        if wall.reached(tree, now - started):
+            return _hang("deadline", deadline, tree, coordinator, folder, submission)
         if coordinator.poll(POLL):
             quiet_looks, quiet_since = 0, None
             continue

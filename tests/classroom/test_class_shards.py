@@ -264,6 +264,15 @@ def test_a_bad_shard_is_a_usage_error(shard):
     assert done.returncode == 2 and "--shard takes K/N" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("extra", [[], ["--submission", "exercises"]])
+def test_a_shard_without_a_class_is_a_usage_error(extra):
+    """--shard splits a class: with one submission (or none named) it would be ignored, and the
+    grade would look like a shard's when it is not."""
+    done = kit("grade", "lock", "--shard", "1/2", *extra)
+    assert done.returncode == 2 and "--shard needs --submissions" in done.stderr, done.stdout + done.stderr
+    assert "Grading" not in done.stdout  # refused before anything was graded
+
+
 def test_an_out_folder_holds_one_shard_or_the_whole_class(tmp_path):
     parts = fake_parts(tmp_path, [f"s{i}" for i in range(4)])
     root = tmp_path / "class"

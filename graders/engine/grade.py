@@ -107,26 +107,31 @@ def _grade(exercises, sources, methods, quick, checks, results_path, log_path, p
             _wait(shards, progress)
         finally:
             _stop(shards)
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_bytes(b"".join(s.log.read_bytes() for s in shards if s.log.exists()))
-        parts = []
-        for shard in shards:
-            # 5: pytest found no run for this share (a grade of one check, say)
-            if shard.code not in (0, 1, 5) or not shard.results.exists():
-                raise GraderError(f"the graders could not run (pytest exit code {shard.code}); log:\n"
-                                  + shard.log.read_text(errors="replace")[-3000:])
-            parts.append(GradeResult.from_json(shard.results.read_text()))
-        if all(s.code == 5 for s in shards):
-            raise GraderError("the graders found no check to run; log:\n"
-                              + shards[0].log.read_text(errors="replace")[-3000:])
-        result = combine(parts, {e.name: list(e.checks) for e in exercises})
-        if results_path is not None:
-            results_path.parent.mkdir(parents=True, exist_ok=True)
-            partial = results_path.with_suffix(".part")
-            partial.write_text(result.to_json())
-            partial.replace(results_path)
-        return result
+        return results(exercises, shards, results_path, log_path)
+
+
+def results(exercises, shards, results_path=None, log_path=None) -> GradeResult:
+    """The shares' results put together, once every share's pytest has ended; GraderError if one failed."""
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"".join(s.log.read_bytes() for s in shards if s.log.exists()))
+    parts = []
+    for shard in shards:
+        # 5: pytest found no run for this share (a grade of one check, say)
+        if shard.code not in (0, 1, 5) or not shard.results.exists():
+            raise GraderError(f"the graders could not run (pytest exit code {shard.code}); log:\n"
+                              + shard.log.read_text(errors="replace")[-3000:])
+        parts.append(GradeResult.from_json(shard.results.read_text()))
+    if all(s.code == 5 for s in shards):
+        raise GraderError("the graders found no check to run; log:\n"
+                          + shards[0].log.read_text(errors="replace")[-3000:])
+    result = combine(parts, {e.name: list(e.checks) for e in exercises})
+    if results_path is not None:
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = results_path.with_suffix(".part")
+        partial.write_text(result.to_json())
+        partial.replace(results_path)
+    return result
 
 
 # pytest's own plugins that no grader uses. Each costs start-up time that the
@@ -141,28 +146,38 @@ UNUSED_PLUGINS = [arg for name in ("cacheprovider", "unraisableexception", "thre
 def _start(shard, share, exercises, sources, methods, quick, checks, slot) -> subprocess.Popen:
     stage(exercises, sources, shard.folder / "stage")
     limits.open_stage(str(shard.folder), str(shard.folder / "stage"), slot)
-    command = [
-        sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
+    command = [sys.executable, "-m", "pytest", *pytest_args(shard, share, exercises, methods, quick, checks)]
+    with open(shard.log, "wb") as out:
+        return subprocess.Popen(command, cwd=KIT, env=pytest_env(shard, slot), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def pytest_args(shard, share, exercises, methods, quick, checks, first=()) -> list[str]:
+    """A share's pytest command line, after `python -m pytest`."""
+    return [
+        *[str(e.grader_dir) for e in exercises],
         "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
         "-p", "graders.engine.plugin", *UNUSED_PLUGINS,
         "--kit-stage", str(shard.folder / "stage"), "--kit-results", str(shard.results),
         "--kit-methods", ",".join(methods),
         *(["--kit-quick"] if quick else []),
         *(["--kit-checks", ",".join(checks)] if checks else []),
+        *(["--kit-first", ",".join(first)] if first else []),
         "--kit-progress", str(shard.progress), "--kit-shard", share,
     ]
+
+
+def pytest_env(shard, slot) -> dict:
+    """A share's pytest environment; makes the share's scratch folder."""
     # The graders' temporary files go inside the share's folder, which goes when
     # the grading ends, however its pytest ended (run folders: see limits.runs_dir).
     scratch = shard.folder / "tmp"
-    scratch.mkdir()
+    scratch.mkdir(exist_ok=True)
     scratch.chmod(0o711)  # the sandbox user passes through to the run folders, and sees nothing
     # Only the plugins named above: whatever else is installed cannot change a verdict,
     # and scanning entry points is start-up time the student waits for.
-    env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
-               KIT_RUNS_DIR=tempfile.gettempdir(), **limits.env(slot))
-    with open(shard.log, "wb") as out:
-        return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+    return dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
+                KIT_RUNS_DIR=tempfile.gettempdir(), **limits.env(slot))
 
 
 STOP_GRACE = (2.0, 10.0)  # seconds: to stop on a Ctrl-C of their own, then after ours
@@ -188,8 +203,9 @@ def _stop(shards: list[_Shard]) -> None:
         pytest.wait()
 
 
-def _wait(shards: list[_Shard], progress) -> None:
-    """Wait for every share's pytest, passing their progress on, added up, as it comes."""
+def _wait(shards: list[_Shard], progress, events=None) -> None:
+    """Wait for every share's pytest, passing their progress on, added up, as it comes, and
+    each share's progress lines, as they are, to `events(shard_index, line)`."""
     while True:
         for shard in shards:
             if shard.code is None:
@@ -197,7 +213,8 @@ def _wait(shards: list[_Shard], progress) -> None:
                     shard.code = shard.pytest.wait(timeout=0.05)
                 except subprocess.TimeoutExpired:
                     pass
-        news = [_read_progress(shard) for shard in shards]
+        news = [_read_progress(shard, events and (lambda event, n=n: events(n, event)))
+                for n, shard in enumerate(shards)]
         known = all(s.total is not None for s in shards)
         if progress and known:
             for event in (e for found in news for e in found):
@@ -206,7 +223,7 @@ def _wait(shards: list[_Shard], progress) -> None:
             return
 
 
-def _read_progress(shard: _Shard) -> list[dict]:
+def _read_progress(shard: _Shard, events=None) -> list[dict]:
     """The runs this share finished since the last look."""
     if not shard.progress.exists():
         return []
@@ -217,6 +234,8 @@ def _read_progress(shard: _Shard) -> list[dict]:
         except ValueError:
             break  # a line still being written
         shard.seen += 1
+        if events is not None:
+            events(event)
         if "done" in event:
             shard.done = event["done"]
             finished.append(event)

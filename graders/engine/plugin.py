@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from graders.engine import limits, manifest, shards
-from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
+from graders.engine.checks import (MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget,
+                                   budget_spent)
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -28,6 +29,8 @@ HELP_QUICK = "quick mode: fewer generated examples (pair it with one start metho
 HELP_CHECKS = "comma-separated check names to run (default: all)"
 HELP_PROGRESS = "append one JSON line per finished run to this file, for a progress display"
 HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0), as engine/shards.py shares them"
+HELP_FIRST = ("comma-separated check names to run first in this share (the ones that failed last); "
+              "no verdict changes: a hang's budget still counts in the usual order")
 
 settings.register_profile("kit", max_examples=8, derandomize=True, database=None, deadline=None,
                           suppress_health_check=list(HealthCheck), print_blob=False)
@@ -43,6 +46,7 @@ def pytest_addoption(parser):
     group.addoption("--kit-checks", default="", help=HELP_CHECKS)
     group.addoption("--kit-progress", help=HELP_PROGRESS)
     group.addoption("--kit-shard", default="0/1", help=HELP_SHARD)
+    group.addoption("--kit-first", default="", help=HELP_FIRST)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -82,15 +86,23 @@ def pytest_collection_modifyitems(config, items):
     index, count = (int(n) for n in config.getoption("--kit-shard").split("/"))
     keep = shards.share(keep, index, count)
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-    items[:] = keep
+    # Each item's place in the usual order: what the time budget counts by, whatever order runs them.
+    config.kit_positions = {item.nodeid: n for n, item in enumerate(keep)}
+    first = {c for c in config.getoption("--kit-first").split(",") if c}
+    config.kit_early = {i.nodeid: None for i in keep if check_name(i) in first}  # where each run's result went
+    items[:] = [i for i in keep if check_name(i) in first] + [i for i in keep if check_name(i) not in first]
 
 
 def pytest_collection_finish(session):
     session.config.kit_total = len(session.items)
     path = session.config.getoption("--kit-progress")
     if path:  # the total first: the grader adds up the shares before it shows any progress
+        runs: dict[str, int] = {}
+        for item in session.items:  # each check's runs in this share: its verdict is known after the last
+            key = f"{item.path.parent.name}/{check_name(item)}"
+            runs[key] = runs.get(key, 0) + 1
         with open(path, "a") as f:
-            f.write(json.dumps({"total": len(session.items)}) + "\n")
+            f.write(json.dumps({"total": len(session.items), "checks": runs}) + "\n")
 
 
 @pytest.fixture
@@ -119,7 +131,8 @@ def student(request, exercise, start_method) -> Student:
     limit = QUICK_MAX_TIMEOUTS if request.config.getoption("--kit-quick") else MAX_TIMEOUTS
     budget = request.config.kit_budgets.setdefault(exercise.name, TimeBudget(limit=limit))
     return PrintingStudent(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
-                           start_method=start_method, budget=budget, check=request.node.nodeid)
+                           start_method=start_method, budget=budget, check=request.node.nodeid,
+                           position=request.config.kit_positions.get(request.node.nodeid, 0))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -133,15 +146,18 @@ def pytest_runtest_makereport(item, call):
         printed = getattr(getattr(item, "funcargs", {}).get("student"), "printed", "")
         runs.append(Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3),
                         failure=failure, output=printed))
-        _progress(item, sum(len(r) for _, r in item.config.kit_runs.values()))
+        if item.nodeid in getattr(item.config, "kit_early", {}):
+            item.config.kit_early[item.nodeid] = (key, len(runs) - 1)
+        _progress(item, sum(len(r) for _, r in item.config.kit_runs.values()), method, report.passed)
 
 
-def _progress(item, done: int):
+def _progress(item, done: int, method: str, passed: bool):
     path = item.config.getoption("--kit-progress")
     if path:
         with open(path, "a") as f:
             f.write(json.dumps({"done": done, "total": item.config.kit_total,
-                                "exercise": item.path.parent.name,
+                                "exercise": item.path.parent.name, "check": check_name(item),
+                                "start_method": method, "passed": passed,
                                 "title": getattr(item.function, "kit_title", item.name)}) + "\n")
 
 
@@ -150,6 +166,7 @@ def pytest_sessionfinish(session):
     path = config.getoption("--kit-results")
     if not path:
         return
+    _unrun_early(config)
     used = {run.start_method for _, runs in config.kit_runs.values() for run in runs}
     # The methods asked for, and any a check is pinned to (rush's 100 users run under fork only).
     methods = [m for m in START_METHODS if m in config.kit_methods or m in used]
@@ -168,6 +185,20 @@ def pytest_sessionfinish(session):
             pinned=getattr(item.function, "kit_start_method", None)))
     result.exercises = [by_exercise[n] for n in config.kit_exercises if n in by_exercise]
     Path(path).write_text(result.to_json())
+
+
+def _unrun_early(config) -> None:
+    """A run made first (--kit-first) that the usual order would not have started, for the hangs
+    before its place, becomes the run not started it would have been."""
+    for nodeid, place in getattr(config, "kit_early", {}).items():
+        if place is None:
+            continue
+        (exercise, check), index = place
+        budget = config.kit_budgets.get(exercise)
+        if budget is not None and budget.spent(config.kit_positions[nodeid]):
+            runs = config.kit_runs[(exercise, check)][1]
+            runs[index] = Run(start_method=runs[index].start_method, passed=False, seconds=0.0,
+                              failure=budget_spent(budget.limit).failure, output="")
 
 
 def check_name(item) -> str:

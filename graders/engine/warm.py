@@ -85,7 +85,8 @@ class WarmGrader:
         progress line of each share as it comes."""
         sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
         if self.folder is not None and any(s.pytest.poll() is not None for s in self.shards):
-            self._end_grading(self.folder)  # a spare ended while it waited (a Ctrl-C of its own): start afresh
+            self._stop_spares()  # one ended while it waited (a Ctrl-C of its own): start afresh
+            self._end_grading(self.folder)
         elif self.folder is None:
             self._start_spares()
         shards, folder = self.shards, self.folder
@@ -99,11 +100,14 @@ class WarmGrader:
                 cold._wait(shards, progress, events)
             finally:
                 cold._stop(shards)
-            return cold.results(exercises, shards, log_path=log_path)
-        finally:
-            self._end_grading(folder)
+            result = cold.results(exercises, shards, log_path=log_path)
+        except BaseException:
+            self._end_grading(folder, again=False)  # stopped (Ctrl-C) or failed: no spares for a next grading
+            raise
+        self._end_grading(folder)
+        return result
 
-    def _end_grading(self, folder: Path) -> None:
+    def _end_grading(self, folder: Path, again: bool = True) -> None:
         """Sweep the users' processes and files, remove the grading's folder, and start the next spares."""
         interrupt = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
@@ -114,27 +118,14 @@ class WarmGrader:
             self.folder, self.shards = None, []
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, interrupt)
-        self._start_spares()
+        if again:
+            self._start_spares()
 
     def close(self) -> None:
         """End the spares, remove their folder, give the users back."""
         interrupt = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
-            for shard in self.shards:
-                if shard.pytest is not None and shard.pytest.poll() is None:
-                    try:
-                        shard.pytest.stdin.close()  # end of input: the spare ends without grading
-                    except OSError:
-                        pass
-            deadline = time.monotonic() + 5
-            for shard in self.shards:
-                if shard.pytest is None:
-                    continue
-                try:
-                    shard.pytest.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    shard.pytest.kill()
-                    shard.pytest.wait()
+            self._stop_spares()
             if self.folder is not None:
                 shutil.rmtree(self.folder, ignore_errors=True)
             self.folder, self.shards = None, []
@@ -142,6 +133,27 @@ class WarmGrader:
             self.slots = []
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, interrupt)
+
+    def _stop_spares(self) -> None:
+        """End the waiting spares: end of input first, which they take as no grading; then a kill."""
+        for shard in self.shards:
+            if shard.pytest is not None and shard.pytest.poll() is None:
+                try:
+                    shard.pytest.stdin.close()
+                except OSError:
+                    pass
+        deadline = time.monotonic() + SPARE_GRACE
+        for shard in self.shards:
+            if shard.pytest is None:
+                continue
+            try:
+                shard.pytest.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                shard.pytest.kill()
+                shard.pytest.wait()
+
+
+SPARE_GRACE = 5.0  # seconds for a spare still importing to read its end of input and end
 
 
 def _hand(spare: subprocess.Popen, args: list[str]) -> None:

@@ -1,7 +1,6 @@
 """The warm grader of `watch`: the same verdicts and the same report as a cold grade, whichever checks
 it runs first; each check's verdict told as it is decided; and nothing left once it is closed."""
 import difflib
-import os
 import re
 import sys
 from pathlib import Path

@@ -104,3 +104,20 @@ def test_a_warm_grader_closed_leaves_no_process_and_no_folder():
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
                    for pid in spares + again)
     assert not any(folder.exists() for folder in folders)
+
+
+def test_a_check_is_told_once_its_last_run_in_any_share_has_ended():
+    told = []
+    live = LiveVerdicts(2, told.append, unicode=False)
+    run = dict(exercise="lock", title="only one buyer is inside `buy()` at a time", passed=True)
+    live(0, {"total": 2, "checks": {"lock/buy_is_exclusive": 1, "lock/rejects_bad_buyers": 1}})
+    live(0, dict(run, check="buy_is_exclusive", start_method="fork"))
+    assert told == []  # the other share may have runs of it still to come
+    live(1, {"total": 2, "checks": {"lock/buy_is_exclusive": 2}})
+    assert told == []  # it has: one of its three runs has ended
+    live(1, dict(run, check="buy_is_exclusive", start_method="spawn", passed=False))
+    live(0, dict(run, check="rejects_bad_buyers", start_method="forkserver", title="a bad number of buyers"))
+    assert told == ["  ok a bad number of buyers"]
+    live(1, dict(run, check="buy_is_exclusive", start_method="forkserver"))
+    assert told[1] == "  FAIL only one buyer is inside 'buy()' at a time (under spawn)"
+    assert live.failed == ["buy_is_exclusive"]

@@ -308,39 +308,40 @@ def watch(exercises, repeat, floor_rows: list[dict]) -> list[dict]:
     """Watch mode, warm: from a save of the file to the first check's verdict, and to the whole
     quick grade, as the watch command sees them (the file watcher included), each as a ratio to the
     floor of a forkserver run measured in the same run. The file saved changes a comment only."""
+    _, quick_floor = _floors(floor_rows)
+    with tempfile.TemporaryDirectory(prefix="kit-bench-") as folder:
+        return [_watch_one(e, Path(folder), repeat, quick_floor) for e in exercises]
+
+
+def _watch_one(e, folder: Path, repeat: int, quick_floor: float) -> dict:
     from graders.commands.watch import _wait_for_change
     from graders.engine.live import LiveVerdicts
     from graders.engine.warm import WarmGrader
 
-    _, quick_floor = _floors(floor_rows)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="kit-bench-") as folder, WarmGrader() as warm:
-        for e in exercises:
-            path = Path(folder) / e.name / e.stub
-            path.parent.mkdir()
-            reference = (e.solution_dir / e.stub).read_text()
-            path.write_text(reference)
-            warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True)  # the grade before
-            firsts, wholes, passed = [], [], True
-            for n in range(repeat):
-                time.sleep(1.0)  # the student edits: the spares load meanwhile, as they would
-                saved = time.perf_counter()
-                path.write_text(reference + f"\n# save {n + 1}\n")
-                _wait_for_change(path, lambda: True)
-                first = []
-                told = LiveVerdicts(warm.shares, lambda text: first.append(time.perf_counter()))
-                result = warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True, events=told)
-                wholes.append(time.perf_counter() - saved)
-                firsts.append(first[0] - saved)
-                passed = passed and result.passed
-            rows.append({"exercise": e.name, "first_verdict": round(statistics.median(firsts), 3),
-                         "first_spread": [round(min(firsts), 3), round(max(firsts), 3)],
-                         "whole": round(statistics.median(wholes), 3),
-                         "whole_spread": [round(min(wholes), 3), round(max(wholes), 3)],
-                         "floor": round(quick_floor, 3),
-                         "first_floor_ratio": round(statistics.median(firsts) / quick_floor, 1),
-                         "whole_floor_ratio": round(statistics.median(wholes) / quick_floor, 1), "passed": passed})
-    return rows
+    path = folder / e.name / e.stub
+    path.parent.mkdir()
+    reference = (e.solution_dir / e.stub).read_text()
+    path.write_text(reference)
+    firsts, wholes, passed = [], [], True
+    with WarmGrader([e], methods=["forkserver"], quick=True) as warm:
+        warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True)  # the grade before
+        for n in range(repeat):
+            time.sleep(1.0)  # the student edits: the next grading's processes get ready meanwhile, as they would
+            saved = time.perf_counter()
+            path.write_text(reference + f"\n# save {n + 1}\n")
+            _wait_for_change(path, lambda: True)
+            first = []
+            told = LiveVerdicts(warm.shares, lambda text: first.append(time.perf_counter()))
+            result = warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True, events=told)
+            wholes.append(time.perf_counter() - saved)
+            firsts.append(first[0] - saved)
+            passed = passed and result.passed
+    return {"exercise": e.name, "first_verdict": round(statistics.median(firsts), 3),
+            "first_spread": [round(min(firsts), 3), round(max(firsts), 3)],
+            "whole": round(statistics.median(wholes), 3),
+            "whole_spread": [round(min(wholes), 3), round(max(wholes), 3)], "floor": round(quick_floor, 3),
+            "first_floor_ratio": round(statistics.median(firsts) / quick_floor, 1),
+            "whole_floor_ratio": round(statistics.median(wholes) / quick_floor, 1), "passed": passed}
 
 
 def stability(exercises, grades: int, workers: int) -> list[dict]:

@@ -44,7 +44,7 @@ def run(args) -> int:
     from graders.engine.warm import WarmGrader  # pytest and the rest stay unloaded here: the spares load them
 
     try:
-        with WarmGrader() as warm:
+        with WarmGrader([exercise], methods=methods, quick=quick) as warm:
             failed: list[str] = []  # the checks that failed last: they run first next time
             watch_loop(source, lambda: grade_once(warm, failed), _wait_for_change)
     except KeyboardInterrupt:

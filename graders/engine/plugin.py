@@ -29,6 +29,8 @@ HELP_QUICK = "quick mode: fewer generated examples (pair it with one start metho
 HELP_CHECKS = "comma-separated check names to run (default: all)"
 HELP_PROGRESS = "append one JSON line per finished run to this file, for a progress display"
 HELP_SHARD = "run only share I of N of the checks' runs (I/N, from 0), as engine/shards.py shares them"
+HELP_GO = ("wait, once the checks are collected, for a JSON line on this file descriptor before running any: "
+           '{"first": [CHECK, ...]} (as --kit-first), or nothing to end without running one (a warm grader\'s)')
 HELP_FIRST = ("comma-separated check names to run first in this share (the ones that failed last); "
               "no verdict changes: a hang's budget still counts in the usual order")
 
@@ -47,6 +49,7 @@ def pytest_addoption(parser):
     group.addoption("--kit-progress", help=HELP_PROGRESS)
     group.addoption("--kit-shard", default="0/1", help=HELP_SHARD)
     group.addoption("--kit-first", default="", help=HELP_FIRST)
+    group.addoption("--kit-go", type=int, help=HELP_GO)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -89,6 +92,8 @@ def pytest_collection_modifyitems(config, items):
     # Each item's place in the usual order: what the time budget counts by, whatever order runs them.
     config.kit_positions = {item.nodeid: n for n, item in enumerate(keep)}
     first = {c for c in config.getoption("--kit-first").split(",") if c}
+    if config.getoption("--kit-go") is not None:
+        first = set(_wait_for_go(config))
     config.kit_early = {i.nodeid: None for i in keep if check_name(i) in first}  # where each run's result went
     items[:] = [i for i in keep if check_name(i) in first] + [i for i in keep if check_name(i) not in first]
 
@@ -103,6 +108,21 @@ def pytest_collection_finish(session):
             runs[key] = runs.get(key, 0) + 1
         with open(path, "a") as f:
             f.write(json.dumps({"total": len(session.items), "checks": runs}) + "\n")
+
+
+def _wait_for_go(config) -> list[str]:
+    """Wait for the grading this process was started ahead of (engine/warm.py); its checks to run first."""
+    line = b""
+    with open(config.getoption("--kit-go"), "rb", buffering=0, closefd=True) as go:
+        while not line.endswith(b"\n"):
+            chunk = go.read(4096)
+            if not chunk:
+                break
+            line += chunk
+    if not line.strip():
+        pytest.exit("no grading came", returncode=0)
+    config.kit_started = time.monotonic()  # the grading's time, not the wait for it
+    return [str(c) for c in json.loads(line).get("first", [])]
 
 
 @pytest.fixture

@@ -1,20 +1,22 @@
 """A warm grader, for `watch`: what a grading waits for before its first run, done in advance.
 
 A cold grade (engine/grade.py) first claims a sandbox user per share, finds the
-interpreter each may run, and starts its pytest processes, which then import
-pytest, hypothesis and the engine: about a second before the first run of the
-student's program, and more on a loaded machine. A WarmGrader claims the users
-once, for as long as it lives, and keeps the next grading's pytest processes
-started and waiting, everything imported (engine/spare.py). A grading stages
-the file, hands each its arguments, and from then on it is the grading
-grade() makes: the same shares, the same runs in each, the same results, read
-back the same way.
+interpreter each may run, and starts its pytest processes, which import pytest,
+hypothesis and the engine, configure, and collect the checks: about a second
+before the first run of the student's program, more on a loaded machine. A
+WarmGrader claims the users once, for as long as it lives, and keeps the next
+grading's pytest processes started, with the arguments a cold grade would give
+them, and waiting once the checks are collected (`--kit-go`, engine/plugin.py).
+A grading stages the file and tells each to go on, with the checks to run
+first; from then on it is the grading grade() makes: the same shares, the same
+runs in each, the same results, read back the same way.
 
 Nothing of one grading survives into the next. Each pytest process serves one
-grading and ends, with its folder; the spares for the next one are started
-only once it ended and its users' processes and files were swept away, so
-they have never seen the student's code (the grading process never imports it
-anyway: it runs it in a fresh child per run, as the sandbox user).
+grading and ends, with its folder; the ones for the next grading are started
+only once it ended and its users' processes and files were swept away. They
+have never seen the student's code: the file is staged only when they are told
+to go on, and the grading process never imports it anyway (it runs it in a
+fresh child per run, as the sandbox user).
 """
 from __future__ import annotations
 
@@ -35,12 +37,17 @@ from graders.engine.results import GradeResult
 
 
 class WarmGrader:
-    """Grades one exercise (or several) again and again; use it as a context manager, or close() it."""
+    """Grades again and again; use it as a context manager, or close() it. The pytest processes made
+    ready grade `exercises` under `methods` (quick or not, some `checks` or all): a grading asked
+    otherwise starts its own, as a cold one."""
 
-    def __init__(self, shares: int = cold.SHARDS):
+    def __init__(self, exercises: list[Exercise], *, methods=cold.START_METHODS, quick=False, checks=(),
+                 shares: int = cold.SHARDS):
+        self.ready_for = self._key(exercises, methods, quick, checks)
         self.slots: list = []
         self.folder: Path | None = None
         self.shards: list[cold._Shard] = []
+        self.go: list[int] = []  # each share's pipe: a line tells it to go on, its end to stop
         try:
             for _ in range(shares):
                 self.slots.append(limits.claim())
@@ -54,6 +61,10 @@ class WarmGrader:
             raise
         self._start_spares()
 
+    @staticmethod
+    def _key(exercises, methods, quick, checks) -> tuple:
+        return tuple(exercises), tuple(methods), bool(quick), tuple(checks)
+
     @property
     def shares(self) -> int:
         return len(self.slots)
@@ -65,17 +76,27 @@ class WarmGrader:
         self.close()
 
     def _start_spares(self) -> None:
-        """The next grading's pytest processes, importing while the student edits."""
+        """The next grading's pytest processes, loading and collecting while the student edits."""
+        exercises, methods, quick, checks = self.ready_for
         self.folder = Path(tempfile.mkdtemp(prefix="kit-stage-"))
         os.chmod(self.folder, 0o711)  # as grade()'s: each share's user passes through to its own folder
         self.shards = [cold._Shard(self.folder / f"share-{n}") for n in range(len(self.slots))]
-        for shard, slot in zip(self.shards, self.slots):
+        for n, (shard, slot) in enumerate(zip(self.shards, self.slots)):
             shard.folder.mkdir()
-            with open(shard.log, "wb") as out:
-                shard.pytest = subprocess.Popen(
-                    [sys.executable, "-m", "graders.engine.spare"], cwd=KIT,
-                    env=cold.pytest_env(shard, slot), stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.PIPE)
+            args = cold.pytest_args(shard, f"{n}/{len(self.slots)}", list(exercises), methods, quick, checks)
+            wait, go = os.pipe()
+            try:
+                with open(shard.log, "wb") as out:
+                    shard.pytest = subprocess.Popen(
+                        [sys.executable, "-m", "pytest", *args, "--kit-go", str(wait)], cwd=KIT,
+                        env=cold.pytest_env(shard, slot), stdout=out, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL, pass_fds=[wait])
+            except BaseException:
+                os.close(go)
+                raise
+            finally:
+                os.close(wait)
+            self.go.append(go)
 
     def grade(self, exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
               methods=cold.START_METHODS, quick=False, checks=(), first=(), log_path: Path | None = None,
@@ -84,21 +105,25 @@ class WarmGrader:
         failed last), which changes no verdict (engine/plugin.py); `events(share, line)`: each
         progress line of each share as it comes."""
         sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
-        if self.folder is not None and any(s.pytest.poll() is not None for s in self.shards):
-            self._stop_spares()  # one ended while it waited (a Ctrl-C of its own): start afresh
-            self._end_grading(self.folder)
-        elif self.folder is None:
+        wanted = self._key(exercises, methods, quick, checks)
+        if wanted != self.ready_for or any(s.pytest.poll() is not None for s in self.shards):
+            # Asked for another grading, or one ended while it waited (a Ctrl-C of its own): start afresh.
+            self._stop_spares()
+            if self.folder is not None:
+                self._end_grading(self.folder, again=False)
+            self.ready_for = wanted
+        if self.folder is None:
             self._start_spares()
         shards, folder = self.shards, self.folder
         try:
             try:
-                for n, (shard, slot) in enumerate(zip(shards, self.slots)):
+                for shard, slot in zip(shards, self.slots):
                     cold.stage(exercises, sources, shard.folder / "stage")
                     limits.open_stage(str(shard.folder), str(shard.folder / "stage"), slot)
-                    args = cold.pytest_args(shard, f"{n}/{len(shards)}", exercises, methods, quick, checks, first)
-                    _hand(shard.pytest, args)
+                self._tell_all(json.dumps({"first": list(first)}).encode() + b"\n")
                 cold._wait(shards, progress, events)
             finally:
+                self._tell_all(b"")  # not told to go on (the staging failed): told to end
                 cold._stop(shards)
             result = cold.results(exercises, shards, log_path=log_path)
         except BaseException:
@@ -135,13 +160,8 @@ class WarmGrader:
             signal.pthread_sigmask(signal.SIG_SETMASK, interrupt)
 
     def _stop_spares(self) -> None:
-        """End the waiting spares: end of input first, which they take as no grading; then a kill."""
-        for shard in self.shards:
-            if shard.pytest is not None and shard.pytest.poll() is None:
-                try:
-                    shard.pytest.stdin.close()
-                except OSError:
-                    pass
+        """End the waiting pytest processes: the end of their pipe, which they take as no grading; then a kill."""
+        self._tell_all(b"")
         deadline = time.monotonic() + SPARE_GRACE
         for shard in self.shards:
             if shard.pytest is None:
@@ -153,13 +173,21 @@ class WarmGrader:
                 shard.pytest.wait()
 
 
-SPARE_GRACE = 5.0  # seconds for a spare still importing to read its end of input and end
+    def _tell_all(self, line: bytes) -> None:
+        while self.go:
+            _tell(self.go.pop(0), line)
 
 
-def _hand(spare: subprocess.Popen, args: list[str]) -> None:
-    """Give a waiting spare its arguments; a spare that died meanwhile fails the grading as a cold one would."""
+SPARE_GRACE = 10.0  # seconds for a pytest process still starting to reach its pipe, read its end, and end
+
+
+def _tell(pipe: int, line: bytes) -> None:
+    """Write to a share's pipe and close it; a process that died meanwhile fails the grading as a cold one
+    would, by its exit code and log (grade.results)."""
     try:
-        spare.stdin.write(json.dumps(args).encode() + b"\n")
-        spare.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass  # its exit code and log tell what happened (grade.results)
+        if line:
+            os.write(pipe, line)
+    except OSError:
+        pass
+    finally:
+        os.close(pipe)

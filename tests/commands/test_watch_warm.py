@@ -29,7 +29,7 @@ def marked(mark: str) -> list[int]:
 
 def spares(pid: int) -> list[psutil.Process]:
     try:
-        return [p for p in psutil.Process(pid).children() if "graders.engine.spare" in p.cmdline()]
+        return [p for p in psutil.Process(pid).children() if "--kit-go" in p.cmdline()]
     except psutil.Error:
         return []
 

@@ -75,7 +75,7 @@ def test_a_warm_grade_says_what_a_cold_one_says_even_with_the_skipped_checks_run
     skipped = [c.name for c in cold_result.exercises[0].checks
                if any(r.failure and r.failure.summary.startswith(NOT_RUN) for r in c.runs)]
     assert skipped, verdicts(cold_result)  # else this test proves nothing about the order
-    with WarmGrader() as warm:
+    with WarmGrader([exercise], methods=["forkserver"], quick=True) as warm:
         told = []
         live = LiveVerdicts(warm.shares, told.append, unicode=False)
         plain = warm.grade([exercise], **options)
@@ -92,7 +92,7 @@ def test_a_warm_grade_says_what_a_cold_one_says_even_with_the_skipped_checks_run
 
 def test_a_warm_grader_closed_leaves_no_process_and_no_folder():
     exercise = manifest.load()["lock"]
-    with WarmGrader() as warm:
+    with WarmGrader([exercise], methods=["forkserver"], quick=True) as warm:
         spares, folders = [s.pytest.pid for s in warm.shards], [warm.folder]
         result = warm.grade([exercise], sources={"lock": exercise.solution_dir / exercise.stub},
                             methods=["forkserver"], quick=True)

@@ -126,7 +126,7 @@ def run(args) -> int:
 
 
 def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=None, remember=True,
-                     files=None) -> int:
+                     files=None, grade_with=grade) -> int:
     names = ', '.join(e.name for e in exercises)
     if quick:  # a check pinned to another start method (fork, say) keeps it: see the report's last line
         print(f"Grading {names} in quick mode: fewer generated cases, under {', '.join(methods)} "
@@ -135,8 +135,8 @@ def grade_and_report(exercises, sources, methods, quick, checks=(), json_path=No
         print(f"Grading {names} under {', '.join(methods)} ...", flush=True)
     line = ProgressLine()
     try:
-        result = grade(exercises, sources=sources, methods=methods, quick=quick, checks=checks,
-                       log_path=state.STATE / "grade.log", progress=line)
+        result = grade_with(exercises, sources=sources, methods=methods, quick=quick, checks=checks,
+                            log_path=state.STATE / "grade.log", progress=line)
     finally:
         line.clear()
     if json_path:

@@ -2,6 +2,8 @@
 
 A save made while a grade runs is not lost: when the grade ends, the file is
 compared with the one just graded, and a changed file is graded at once.
+The grader stays warm between saves (engine/warm.py), runs the checks that
+failed last before the others, and tells each check's verdict as it is decided.
 """
 from __future__ import annotations
 
@@ -29,20 +31,41 @@ def run(args) -> int:
     methods = choose_methods(None, quick)
     shown = source.relative_to(exercise.exercise_dir.parents[1])
 
-    def grade_once():
+    def grade_once(warm, failed):
         if sys.stdout.isatty():
             sys.stdout.write(CLEAR)
         else:
             print(SEPARATOR)
-        grade_and_report([exercise], {exercise.name: source}, methods, quick)
+        grade_and_report([exercise], {exercise.name: source}, methods, quick,
+                         grade_with=lambda *a, **k: _grade_warm(warm, failed, *a, **k))
         print(f"\nGraded {shown} at {time.strftime('%H:%M:%S')}. Watching it: save it to grade again, "
               "Ctrl-C to stop.", flush=True)
 
+    from graders.engine.warm import WarmGrader  # pytest and the rest stay unloaded here: the spares load them
+
     try:
-        watch_loop(source, grade_once, _wait_for_change)
+        with WarmGrader([exercise], methods=methods, quick=quick) as warm:
+            failed: list[str] = []  # the checks that failed last: they run first next time
+            watch_loop(source, lambda: grade_once(warm, failed), _wait_for_change)
     except KeyboardInterrupt:
         print("\nStopped watching.")
     return 0
+
+
+def _grade_warm(warm, failed: list[str], exercises, *, progress, **options):
+    """A grading by the warm grader that tells each check's verdict as it is decided, and
+    remembers the checks that failed, to run them first the next time."""
+    from graders.engine.live import LiveVerdicts
+    from graders.engine.report import use_colour, use_unicode
+
+    def show(text):
+        progress.clear()
+        print(text, flush=True)
+
+    live = LiveVerdicts(len(warm.slots), show, colour=use_colour(), unicode=use_unicode(), exercises=len(exercises))
+    result = warm.grade(exercises, first=tuple(failed), progress=progress, events=live, **options)
+    failed[:] = [c.name for e in result.exercises for c in e.checks if not c.passed]
+    return result
 
 
 def watch_loop(source: Path, grade_once, wait_for_change) -> None:

@@ -35,10 +35,11 @@ HELP_EXERCISES = "exercises to measure (default: all)"
 HELP_CORES = "comma-separated numbers of cores for the batch figures (default: 1,2,all)"
 HELP_SIZES = "comma-separated batch sizes, in submissions (default: 2,4,8)"
 HELP_SECTIONS = ("comma-separated sections to run (default: all but stability): "
-                 "solutions,wrong,hang,timeouts,blocked,floor,batch,shards,stability")
+                 "solutions,wrong,hang,timeouts,blocked,floor,batch,shards,together,watch,stability")
 HELP_SHARDS = "the shards section: a class of STUDENTS graded as N shards one after another (default: 16/4)"
 HELP_STABILITY = "grades per submission for the stability section (default: 20)"
-SECTIONS = ("solutions", "wrong", "hang", "timeouts", "blocked", "floor", "batch", "shards", "stability")
+SECTIONS = ("solutions", "wrong", "hang", "timeouts", "blocked", "floor", "batch", "shards", "together", "watch",
+            "stability")
 FLOOR_PROCESSES = 3  # processes started by the floor program, like a typical check
 
 
@@ -283,6 +284,68 @@ def shards(students: int, n: int, exercise, floor_rows: list[dict]) -> dict:
             "merged_all_passed": merged["students"] == students and passed == students}
 
 
+def _floors(floor_rows: list[dict]) -> tuple[float, float]:
+    """The floor of a full grade (one bare run under each start method) and of a quick one (forkserver)."""
+    full = sum(r["bare"] for r in floor_rows)
+    quick = next((r["bare"] for r in floor_rows if r["start_method"] == "forkserver"), full)
+    return full, quick
+
+
+def together(exercises, repeat, floor_rows: list[dict]) -> list[dict]:
+    """The whole command that grades every solution at once, `grade --submission solutions`, full and quick,
+    each as a ratio to the floor measured in the same run."""
+    full_floor, quick_floor = _floors(floor_rows)
+    names = [e.name for e in exercises]
+    rows = []
+    for mode, extra, base in (("full", [], full_floor), ("quick", ["--quick"], quick_floor)):
+        command = [sys.executable, "-m", "graders", "grade", *names, "--submission", str(KIT / "solutions"), *extra]
+        t = timed(lambda: subprocess.run(command, cwd=KIT, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL).returncode == 0, repeat)
+        rows.append({"mode": mode, "exercises": names, **t, "floor": round(base, 3),
+                     "floor_ratio": round(t["median"] / base, 1)})
+    return rows
+
+
+def watch(exercises, repeat, floor_rows: list[dict]) -> list[dict]:
+    """Watch mode, warm: from a save of the file to the first check's verdict, and to the whole
+    quick grade, as the watch command sees them (the file watcher included), each as a ratio to the
+    floor of a forkserver run measured in the same run. The file saved changes a comment only."""
+    _, quick_floor = _floors(floor_rows)
+    with tempfile.TemporaryDirectory(prefix="kit-bench-") as folder:
+        return [_watch_one(e, Path(folder), repeat, quick_floor) for e in exercises]
+
+
+def _watch_one(e, folder: Path, repeat: int, quick_floor: float) -> dict:
+    from graders.cli.watch import _wait_for_change
+    from graders.engine.live import LiveVerdicts
+    from graders.engine.warm import WarmGrader
+
+    path = folder / e.name / e.stub
+    path.parent.mkdir()
+    reference = (e.solution_dir / e.stub).read_text()
+    path.write_text(reference)
+    firsts, wholes, passed = [], [], True
+    with WarmGrader([e], methods=["forkserver"], quick=True) as warm:
+        warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True)  # the grade before
+        for n in range(repeat):
+            time.sleep(1.0)  # the student edits: the next grading's processes get ready meanwhile, as they would
+            saved = time.perf_counter()
+            path.write_text(reference + f"\n# save {n + 1}\n")
+            _wait_for_change(path, lambda: True)
+            first = []
+            told = LiveVerdicts(len(warm.slots), lambda text: first.append(time.perf_counter()))
+            result = warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True, events=told)
+            wholes.append(time.perf_counter() - saved)
+            firsts.append(first[0] - saved)
+            passed = passed and result.passed
+    return {"exercise": e.name, "first_verdict": round(statistics.median(firsts), 3),
+            "first_spread": [round(min(firsts), 3), round(max(firsts), 3)],
+            "whole": round(statistics.median(wholes), 3),
+            "whole_spread": [round(min(wholes), 3), round(max(wholes), 3)], "floor": round(quick_floor, 3),
+            "first_floor_ratio": round(statistics.median(firsts) / quick_floor, 1),
+            "whole_floor_ratio": round(statistics.median(wholes) / quick_floor, 1), "passed": passed}
+
+
 def stability(exercises, grades: int, workers: int) -> list[dict]:
     """Grade each stub and solution `grades` times, `workers` at once to load the
     machine, and count the distinct verdicts (which checks passed): 1 is the goal."""
@@ -371,6 +434,21 @@ def markdown(report: dict) -> str:
         out.append(f"\nAll shards: {sh['per_minute']} students a minute, {sh['per_student']} s a student "
                    f"(x{sh['floor_ratio']} the floor). The merge: {sh['merge_seconds']} s "
                    f"(x{sh['merge_floor_ratio']} the floor); every student passed: {sh['merged_all_passed']}.\n")
+    if "together" in report:
+        out.append("## Every solution in one command (`grade --submission solutions`, the whole command)\n\n"
+                   "| mode | exercises | median | spread | floor | x floor | passed |\n|---|---|---|---|---|---|---|")
+        out += [f"| {r['mode']} | {', '.join(r['exercises'])} | {r['median']} | {r['min']} to {r['max']} | "
+                f"{r['floor']} | x{r['floor_ratio']} | {r['value']} |" for r in report["together"]]
+        out.append("\nThe floor: one bare run under each start method (full), or under forkserver (quick), "
+                   "in this run.\n")
+    if "watch" in report:
+        out.append("## Watch mode, warm: from a save to the first verdict and to the whole quick grade\n\n"
+                   "| exercise | first verdict | spread | x floor | whole grade | spread | x floor | passed |\n"
+                   "|---|---|---|---|---|---|---|---|")
+        out += [f"| {r['exercise']} | {r['first_verdict']} | {r['first_spread'][0]} to {r['first_spread'][1]} | "
+                f"x{r['first_floor_ratio']} | {r['whole']} | {r['whole_spread'][0]} to {r['whole_spread'][1]} | "
+                f"x{r['whole_floor_ratio']} | {r['passed']} |" for r in report["watch"]]
+        out.append("\nThe floor: one bare forkserver run in this run.\n")
     if "batch" in report:
         out.append(f"## Batch throughput ({report['batch_exercise']} solution, full mode, the batch command)\n\n"
                    "| cores | jobs | submissions | seconds | per minute | all passed |\n|---|---|---|---|---|---|")
@@ -413,6 +491,8 @@ def main(argv=None) -> int:
              "batch": lambda: batch(cores_list, sizes, exercises[0]),
              "shards": lambda: shards(*class_and_shards, exercises[0],
                                       report.get("floor") or floor(args.repeat)),
+             "together": lambda: together(exercises, args.repeat, report.get("floor") or floor(args.repeat)),
+             "watch": lambda: watch(exercises, args.repeat, report.get("floor") or floor(args.repeat)),
              "stability": lambda: stability(exercises, args.stability_grades, 2 * cores)}
     for section in sections:
         print(f"measuring {section} ...", file=sys.stderr, flush=True)

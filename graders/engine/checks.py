@@ -39,7 +39,7 @@ def check(title: str, *, every_start_method: bool = True, start_method: str | No
     `same_run`: the grading process that runs one of them runs them all under
     that start method, so the run is made once. `cost` says about how many
     plain runs a check's work is worth, when that is not one per example (a
-    run of many processes, say): the processes share the work by it
+    run of many processes, say): the grading processes split the work by it
     (engine/balance.py).
     """
     def mark(func):
@@ -101,7 +101,7 @@ class TimeBudget:
     seconds) ends the check: later runs (hypothesis's shrinking, say) fail at
     once with that same failure. Across an exercise, after `limit` such runs
     (MAX_TIMEOUTS, or QUICK_MAX_TIMEOUTS in quick mode) the remaining runs are
-    not started. Each grading process has its budget, and a fixed share of the
+    not started. Each grading process has its budget, and a fixed part of the
     runs in a fixed order (grading.PROCESSES), so the verdict is the same on every
     grade.
     """
@@ -110,6 +110,30 @@ class TimeBudget:
     timeouts: int = 0
     by_check: dict = field(default_factory=dict)
     charged: object = None  # the last hung run counted, so that finished() does not count it again
+    # Where each counted hang stands in the process's usual order of runs (None: the order they ran in).
+    # A watch runs the checks that failed last first; counting by place keeps every verdict as it was.
+    hung_at: list = field(default_factory=list)
+
+    def spent(self, position: int | None = None) -> bool:
+        """Whether a run at `position` in the usual order is not started: `limit` hangs came before it."""
+        if position is None:
+            return self.timeouts >= self.limit
+        return sum(1 for at in self.hung_at if at is None or at < position) >= self.limit
+
+    def charge(self, outcome, position: int | None) -> None:
+        if self.charged is not outcome:
+            self.timeouts += 1
+            self.charged = outcome
+            self.hung_at.append(position)
+        elif position is not None and self.hung_at[-1] is not None and position < self.hung_at[-1]:
+            self.hung_at[-1] = position  # one shared run, judged by several checks: it hung at the first
+
+
+def budget_spent(limit: int) -> CheckFailure:
+    """What a run not started for the time budget fails with."""
+    times = "once" if limit == 1 else f"{limit} times"
+    return CheckFailure(f"{NOT_RUN}the program already hung (or ran out of memory) {times} in this exercise",
+                        kind="hang", hint="Fix the hang reported above first.")
 
 
 @dataclass
@@ -122,15 +146,14 @@ class Student:
     start_method: str
     budget: TimeBudget = field(default_factory=TimeBudget)
     check: str = ""
+    position: int | None = None  # this check's place in the usual order of runs (TimeBudget.hung_at)
 
     def run(self, probe: str, *, choose=None, **params) -> Outcome:
         earlier = self.budget.by_check.get(self.check)
         if earlier is not None:
             raise earlier
-        if self.budget.timeouts >= self.budget.limit:
-            times = "once" if self.budget.limit == 1 else f"{self.budget.limit} times"
-            raise CheckFailure(f"{NOT_RUN}the program already hung (or ran out of memory) {times} in this exercise",
-                               kind="hang", hint="Fix the hang reported above first.")
+        if self.budget.spent(self.position):
+            raise budget_spent(self.budget.limit)
         outcome = run_probe(probe=probe, module=self.exercise.module, submission=self.submission,
                             lib=self.lib, params=params, start_method=self.start_method,
                             deadline=self.exercise.deadline, choose=choose)
@@ -143,9 +166,7 @@ class Student:
     def _charge(self, outcome: Outcome, failure: CheckFailure) -> None:
         """A hang costs a deadline, or STALL seconds when stuck: either way once per check
         (hypothesis would shrink it run after run), and a few per exercise."""
-        if self.budget.charged is not outcome:
-            self.budget.timeouts += 1
-            self.budget.charged = outcome
+        self.budget.charge(outcome, self.position)
         self.budget.by_check[self.check] = failure
 
     def finished(self, outcome: Outcome, call: str, *, hang_hint=None, case=None, expect_crashes=False):

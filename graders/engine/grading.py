@@ -107,30 +107,42 @@ def _grade(exercises, sources, methods, quick, checks, results_path, log_path, p
         try:
             for n, (process, slot) in enumerate(zip(processes, slots)):
                 process.folder.mkdir()
-                chosen = Settings(stage=str(process.folder / "stage"), results=str(process.results),
-                                  progress=str(process.progress), methods=tuple(methods), quick=quick,
-                                  checks=tuple(checks), part=n, parts=len(slots))
-                process.pytest = _start(process, chosen, exercises, sources, slot)
+                chosen = settings_for(process, n, len(slots), methods, quick, checks)
+                stage(exercises, sources, Path(chosen.stage))
+                folders.open_stage(str(process.folder), chosen.stage, slot)
+                process.pytest = _start(process, chosen, exercises, slot)
             _wait(processes, progress)
         finally:
             _stop(processes)
-        if log_path is not None:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_bytes(b"".join(s.log.read_bytes() for s in processes if s.log.exists()))
-        parts = []
-        for process in processes:
-            # 5: pytest found no run in this part (a grade of one check, say)
-            if process.code not in (0, 1, 5) or not process.results.exists():
-                raise GraderError(f"the graders could not run (pytest exit code {process.code}); log:\n"
-                                  + process.log.read_text(errors="replace")[-3000:])
-            parts.append(GradeResult.from_json(process.results.read_text()))
-        if all(s.code == 5 for s in processes):
-            raise GraderError("the graders found no check to run; log:\n"
-                              + processes[0].log.read_text(errors="replace")[-3000:])
-        result = combine(parts, {e.name: list(e.checks) for e in exercises})
-        if results_path is not None:
-            write_whole(results_path, result.to_json())
-        return result
+        return results(exercises, processes, results_path, log_path)
+
+
+def settings_for(process, part: int, parts: int, methods, quick, checks, first=(), go=None) -> Settings:
+    """What grading process `part` of `parts` is asked to do: its folder's stage, results and progress."""
+    return Settings(stage=str(process.folder / "stage"), results=str(process.results),
+                    progress=str(process.progress), methods=tuple(methods), quick=quick, checks=tuple(checks),
+                    part=part, parts=parts, first=tuple(first), go=go)
+
+
+def results(exercises, processes, results_path=None, log_path=None) -> GradeResult:
+    """The processes' results put together, once every one has ended; GraderError if one failed."""
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_bytes(b"".join(s.log.read_bytes() for s in processes if s.log.exists()))
+    parts = []
+    for process in processes:
+        # 5: pytest found no run in this part (a grade of one check, say)
+        if process.code not in (0, 1, 5) or not process.results.exists():
+            raise GraderError(f"the graders could not run (pytest exit code {process.code}); log:\n"
+                              + process.log.read_text(errors="replace")[-3000:])
+        parts.append(GradeResult.from_json(process.results.read_text()))
+    if all(s.code == 5 for s in processes):
+        raise GraderError("the graders found no check to run; log:\n"
+                          + processes[0].log.read_text(errors="replace")[-3000:])
+    result = combine(parts, {e.name: list(e.checks) for e in exercises})
+    if results_path is not None:
+        write_whole(results_path, result.to_json())
+    return result
 
 
 # pytest's own plugins that no grader uses. Each costs start-up time that the
@@ -142,28 +154,31 @@ UNUSED_PLUGINS = [arg for name in ("cacheprovider", "unraisableexception", "thre
                   for arg in ("-p", f"no:{name}")]
 
 
-def _start(process, chosen: Settings, exercises, sources, slot) -> subprocess.Popen:
-    stage(exercises, sources, Path(chosen.stage))
+def _start(process, chosen: Settings, exercises, slot, pass_fds=()) -> subprocess.Popen:
+    """A grading pytest process, given its settings as a file (read once, by its plugin)."""
     chosen.write(process.settings)
-    folders.open_stage(str(process.folder), str(process.folder / "stage"), slot)
     command = [
         sys.executable, "-m", "pytest", *[str(e.grader_dir) for e in exercises],
         "-c", str(KIT / "graders" / "pytest.ini"), "--rootdir", str(KIT),
         "-p", "graders.engine.plugin", *UNUSED_PLUGINS,
         "--kit-settings", str(process.settings),
     ]
+    with open(process.log, "wb") as out:
+        return subprocess.Popen(command, cwd=KIT, env=pytest_env(process, slot), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=pass_fds)
+
+
+def pytest_env(process, slot) -> dict:
+    """A grading pytest's environment; makes the process's scratch folder."""
     # The graders' temporary files go inside the process's folder, which goes when
     # the grading ends, however its pytest ended (run folders: see folders.runs_dir).
     scratch = process.folder / "tmp"
-    scratch.mkdir()
+    scratch.mkdir(exist_ok=True)
     scratch.chmod(0o711)  # the sandbox user passes through to the run folders, and sees nothing
     # Only the plugins named above: whatever else is installed cannot change a verdict,
     # and scanning entry points is start-up time the student waits for.
-    env = dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
-               KIT_RUNS_DIR=tempfile.gettempdir(), **users.env(slot))
-    with open(process.log, "wb") as out:
-        return subprocess.Popen(command, cwd=KIT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+    return dict(os.environ, PYTHONPATH=str(KIT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(scratch),
+                KIT_RUNS_DIR=tempfile.gettempdir(), **users.env(slot))
 
 
 STOP_GRACE = (2.0, 10.0)  # seconds: to stop on a Ctrl-C of their own, then after ours
@@ -189,8 +204,9 @@ def _stop(processes: list[_Process]) -> None:
         pytest.wait()
 
 
-def _wait(processes: list[_Process], progress) -> None:
-    """Wait for every grading pytest, passing their progress on, added up, as it comes."""
+def _wait(processes: list[_Process], progress, events=None) -> None:
+    """Wait for every grading pytest, passing their progress on, added up, as it comes, and each
+    process's progress lines, as they are, to `events(process_index, line)`."""
     while True:
         for process in processes:
             if process.code is None:
@@ -198,7 +214,8 @@ def _wait(processes: list[_Process], progress) -> None:
                     process.code = process.pytest.wait(timeout=0.05)
                 except subprocess.TimeoutExpired:
                     pass
-        news = [_read_progress(process) for process in processes]
+        news = [_read_progress(process, events and (lambda event, n=n: events(n, event)))
+                for n, process in enumerate(processes)]
         known = all(s.total is not None for s in processes)
         if progress and known:
             for event in (e for found in news for e in found):
@@ -207,7 +224,7 @@ def _wait(processes: list[_Process], progress) -> None:
             return
 
 
-def _read_progress(process: _Process) -> list[dict]:
+def _read_progress(process: _Process, events=None) -> list[dict]:
     """The runs this process finished since the last look."""
     if not process.progress.exists():
         return []
@@ -218,6 +235,8 @@ def _read_progress(process: _Process) -> list[dict]:
         except ValueError:
             break  # a line still being written
         process.seen += 1
+        if events is not None:
+            events(event)
         if "done" in event:
             process.done = event["done"]
             finished.append(event)

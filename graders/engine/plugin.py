@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from graders.sandbox import folders, users
 from graders.engine import balance, manifest
-from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget
+from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget, budget_spent
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 from graders.engine.settings import PRIMARY, START_METHODS, Settings
 
@@ -35,6 +35,9 @@ class Grading:
     runs: dict[tuple[str, str], tuple] = field(default_factory=dict)  # (exercise, check): (item, [Run])
     budgets: dict[str, TimeBudget] = field(default_factory=dict)  # per exercise
     total: int = 0  # runs collected
+    # Each item's place in the usual order: what the time budget counts by, whatever order runs them.
+    positions: dict[str, int] = field(default_factory=dict)
+    early: dict[str, tuple | None] = field(default_factory=dict)  # runs made first: where each one's result went
 
 
 GRADING = pytest.StashKey[Grading]()
@@ -87,16 +90,39 @@ def pytest_collection_modifyitems(config, items):
     # (TimeBudget), which would take its points and, before the due date, hint at the hang.
     keep.sort(key=lambda item: bool(getattr(getattr(item, "function", None), "kit_hidden", False)))
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-    items[:] = keep
+    grading = config.stash[GRADING]
+    grading.positions = {item.nodeid: n for n, item in enumerate(keep)}
+    first = set(_wait_for_go(grading) if chosen.go is not None else chosen.first)
+    grading.early = {i.nodeid: None for i in keep if check_name(i) in first}
+    items[:] = [i for i in keep if check_name(i) in first] + [i for i in keep if check_name(i) not in first]
 
 
 def pytest_collection_finish(session):
     grading = session.config.stash[GRADING]
     grading.total = len(session.items)
     path = grading.settings.progress
-    if path:  # the total first: the grader adds up the shares before it shows any progress
+    if path:  # the total first: the grader adds up the processes' totals before it shows any progress
+        runs: dict[str, int] = {}
+        for item in session.items:  # each check's runs in this process: its verdict is known after the last
+            key = f"{item.path.parent.name}/{check_name(item)}"
+            runs[key] = runs.get(key, 0) + 1
         with open(path, "a") as f:
-            f.write(json.dumps({"total": len(session.items)}) + "\n")
+            f.write(json.dumps({"total": len(session.items), "checks": runs}) + "\n")
+
+
+def _wait_for_go(grading: Grading) -> list[str]:
+    """Wait for the grading this process was started ahead of (engine/warm.py); its checks to run first."""
+    line = b""
+    with open(grading.settings.go, "rb", buffering=0, closefd=True) as go:
+        while not line.endswith(b"\n"):
+            chunk = go.read(4096)
+            if not chunk:
+                break
+            line += chunk
+    if not line.strip():
+        pytest.exit("no grading came", returncode=0)
+    grading.started = time.monotonic()  # the grading's time, not the wait for it
+    return [str(c) for c in json.loads(line).get("first", [])]
 
 
 @pytest.fixture
@@ -126,7 +152,8 @@ def student(request, exercise, start_method) -> Student:
     limit = QUICK_MAX_TIMEOUTS if grading.settings.quick else MAX_TIMEOUTS
     budget = grading.budgets.setdefault(exercise.name, TimeBudget(limit=limit))
     return PrintingStudent(exercise=exercise, submission=str(stage / exercise.name), lib=str(stage / "lib"),
-                           start_method=start_method, budget=budget, check=request.node.nodeid)
+                           start_method=start_method, budget=budget, check=request.node.nodeid,
+                           position=grading.positions.get(request.node.nodeid, 0))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -141,15 +168,18 @@ def pytest_runtest_makereport(item, call):
         printed = getattr(getattr(item, "funcargs", {}).get("student"), "printed", "")
         runs.append(Run(start_method=method, passed=report.passed, seconds=round(report.duration, 3),
                         failure=failure, output=printed))
-        _progress(item, grading, sum(len(r) for _, r in grading.runs.values()))
+        if item.nodeid in grading.early:
+            grading.early[item.nodeid] = (key, len(runs) - 1)
+        _progress(item, grading, sum(len(r) for _, r in grading.runs.values()), method, report.passed)
 
 
-def _progress(item, grading: Grading, done: int):
+def _progress(item, grading: Grading, done: int, method: str, passed: bool):
     path = grading.settings.progress
     if path:
         with open(path, "a") as f:
             f.write(json.dumps({"done": done, "total": grading.total,
-                                "exercise": item.path.parent.name,
+                                "exercise": item.path.parent.name, "check": check_name(item),
+                                "start_method": method, "passed": passed,
                                 "title": getattr(item.function, "kit_title", item.name)}) + "\n")
 
 
@@ -157,6 +187,7 @@ def pytest_sessionfinish(session):
     grading = session.config.stash.get(GRADING, None)
     if grading is None:
         return
+    _unrun_early(grading)
     used = {run.start_method for _, runs in grading.runs.values() for run in runs}
     # The methods asked for, and any a check is pinned to (rush's 100 users run under fork only).
     methods = [m for m in START_METHODS if m in grading.settings.methods or m in used]
@@ -175,6 +206,20 @@ def pytest_sessionfinish(session):
             pinned=getattr(item.function, "kit_start_method", None)))
     result.exercises = [by_exercise[n] for n in grading.exercises if n in by_exercise]
     Path(grading.settings.results).write_text(result.to_json())
+
+
+def _unrun_early(grading: Grading) -> None:
+    """A run made first (Settings.first) that the usual order would not have started, for the hangs
+    before its place, becomes the run not started it would have been."""
+    for nodeid, place in grading.early.items():
+        if place is None:
+            continue
+        (exercise, check), index = place
+        budget = grading.budgets.get(exercise)
+        if budget is not None and budget.spent(grading.positions[nodeid]):
+            runs = grading.runs[(exercise, check)][1]
+            runs[index] = Run(start_method=runs[index].start_method, passed=False, seconds=0.0,
+                              failure=budget_spent(budget.limit).failure, output="")
 
 
 def check_name(item) -> str:

@@ -21,6 +21,10 @@ class Settings:
     checks: tuple[str, ...] = ()  # only these checks; () is all
     part: int = 0  # this process runs part `part` of `parts` of the runs (balance.py)
     parts: int = 1
+    first: tuple[str, ...] = ()  # checks to run before the others (the ones that failed last); no verdict changes
+    # A warm grader's process (warm.py): once the checks are collected, wait for a JSON line on this file
+    # descriptor, {"first": [CHECK, ...]}, before running any; nothing on it ends the process unrun.
+    go: int | None = None
 
     def write(self, path: Path) -> None:
         """Readable by the grading process only: its paths are none of the sandbox user's business."""
@@ -30,6 +34,6 @@ class Settings:
     @classmethod
     def read(cls, path: Path) -> Settings:
         data = json.loads(Path(path).read_text())
-        for name in ("methods", "checks"):
+        for name in ("methods", "checks", "first"):
             data[name] = tuple(data[name])
         return cls(**data)

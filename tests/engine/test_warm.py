@@ -2,11 +2,10 @@
 it runs first; each check's verdict told as it is decided; and nothing left once it is closed."""
 import difflib
 import re
-import sys
-from pathlib import Path
 
 import psutil
 
+from graders.devtools import bank
 from graders.engine import grading as cold, manifest
 from graders.engine.checks import Student, TimeBudget
 from graders.engine.live import LiveVerdicts
@@ -15,8 +14,6 @@ from graders.engine.results import NOT_RUN
 from graders.engine.run import Hang, Outcome
 from graders.engine.warm import WarmGrader
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-import bank  # noqa: E402
 
 # How long the grading took (the report's last line), and how long a hang waited ("after 5.8 s"): the
 # wall clock's, different from one grading to the next, warm or cold.

@@ -90,11 +90,11 @@ def test_a_warm_grade_says_what_a_cold_one_says_even_with_the_skipped_checks_run
 def test_a_warm_grader_closed_leaves_no_process_and_no_folder():
     exercise = manifest.load()["lock"]
     with WarmGrader([exercise], methods=["forkserver"], quick=True) as warm:
-        spares, folders = [s.pytest.pid for s in warm.shards], [warm.folder]
+        spares, folders = [s.pytest.pid for s in warm.processes], [warm.folder]
         result = warm.grade([exercise], sources={"lock": exercise.solution_dir / exercise.stub},
                             methods=["forkserver"], quick=True)
         assert result.passed
-        again = [s.pytest.pid for s in warm.shards]
+        again = [s.pytest.pid for s in warm.processes]
         folders.append(warm.folder)
         assert set(again).isdisjoint(spares)  # a grading's pytest processes serve it alone
         assert not folders[0].exists()  # nor does its folder outlive it

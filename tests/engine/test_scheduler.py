@@ -382,6 +382,18 @@ def test_a_long_message_cannot_spoof_long_fields(coordinator):
     assert arrival.stage == "s" * 200 and arrival.thread == "n" * 100
 
 
+def test_a_thread_with_a_long_name_is_held_all_the_same(coordinator):
+    """The student names its threads; `pause` must not say more than the coordinator takes in."""
+    name = "n" * (4 * scheduler.MAX_MESSAGE)
+    thread = threading.Thread(target=Pause(coordinator.address), args=("kit:a",), name=name)
+    thread.start()
+    pump(coordinator, lambda: coordinator.held or not thread.is_alive())
+    assert [(a.stage, a.thread) for a in coordinator.trace.arrivals] == [("kit:a", name[:100])]
+    coordinator.release(frozenset({ME}))
+    thread.join(10)
+    assert not thread.is_alive()
+
+
 def test_connections_beyond_the_cap_are_refused_and_the_rest_served(coordinator, monkeypatch):
     monkeypatch.setattr(scheduler, "MAX_CONNECTIONS", 3)
     first = [arrive(coordinator, "kit:a") for _ in range(3)]

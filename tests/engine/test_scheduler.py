@@ -444,7 +444,8 @@ def test_the_timeline_reads_the_same_whatever_order_threads_arrived_in():
     assert trace.timeline(["buy", "sell"], "buyer") == expected
     shuffled = Trace(arrivals=arrivals, batches=[Batch(tuple(reversed(b.arrivals)), b.alive) for b in trace.batches])
     assert shuffled.timeline(["buy", "sell"], "buyer") == expected
-    assert trace.timeline(["sell", "buy"], "seller")[0] == "step 1: inside sell: seller 2; inside buy: seller 1, seller 3"
+    assert trace.timeline(["sell", "buy"], "seller")[0] == (
+        "step 1: inside sell: seller 2; inside buy: seller 1, seller 3")
     assert trace.timeline(["nowhere"], "buyer") == []
 
 

@@ -94,7 +94,8 @@ class Trace:
 
     def expired(self, pids=None) -> list[TimedWait]:
         """The timed waits whose timeout the grader let run out (of `pids`, if given)."""
-        return [w for w in self.timed_waits if w.expired and (pids is None or w.pid in set(pids))]
+        wanted = None if pids is None else set(pids)  # once: `pids` may be an iterator
+        return [w for w in self.timed_waits if w.expired and (wanted is None or w.pid in wanted)]
 
     def pids_at(self, stage: str) -> list[int]:
         """Processes that reached `stage`, in order of first arrival."""

@@ -40,13 +40,13 @@ def remove_unused(before: set[str]) -> list[str]:
         except OSError:
             continue
         if _NAMES.fullmatch(name) and stat.S_ISREG(info.st_mode) and info.st_uid == me:
-            new.append(path)
+            new.append((path, info.st_ino))
     if not new:
         return []
     mapped = _mapped()
     removed = []
-    for path in new:
-        if path not in mapped:
+    for path, inode in new:
+        if inode not in mapped:
             try:
                 os.unlink(path)
                 removed.append(path)
@@ -55,8 +55,11 @@ def remove_unused(before: set[str]) -> list[str]:
     return removed
 
 
-def _mapped() -> set[str]:
-    """The files in /dev/shm that some process we may look at maps."""
+def _mapped() -> set[int]:
+    """The inodes of the files in /dev/shm that some process we may look at maps.
+
+    By inode, not by name: sem_open() maps a file under a name of its own, then
+    links it to the semaphore's, so its maker's map names a file long gone."""
     found = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -65,8 +68,7 @@ def _mapped() -> set[str]:
             with open(f"/proc/{pid}/maps", "rb") as f:
                 for line in f:
                     if b" /dev/shm/" in line:
-                        path = line.split(None, 5)[-1].strip().decode(errors="replace")
-                        found.add(path.removesuffix(" (deleted)"))
-        except OSError:
+                        found.add(int(line.split(None, 5)[4]))
+        except (OSError, ValueError, IndexError):
             continue
     return found

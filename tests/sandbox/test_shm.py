@@ -41,3 +41,16 @@ def test_a_killed_run_leaves_no_semaphore_or_shared_memory_without_a_slot(progra
     names = ["sem." + semaphore.lstrip("/"), memory.lstrip("/")]
     assert all(n not in before for n in names)
     assert [n for n in names if os.path.exists(os.path.join(shm.SHM, n))] == []
+
+
+def test_a_semaphore_in_use_is_never_removed():
+    """Its maker maps it under the name sem_open() made it with, not the semaphore's: told by inode."""
+    if not os.path.isdir(shm.SHM):
+        pytest.skip("no /dev/shm")
+    import multiprocessing
+    before = shm.names()
+    lock = multiprocessing.get_context("spawn").Lock()  # a named semaphore, as under spawn and forkserver
+    path = os.path.join(shm.SHM, "sem." + lock._semlock.name.lstrip("/"))
+    assert os.path.exists(path)
+    shm.remove_unused(before)
+    assert os.path.exists(path)

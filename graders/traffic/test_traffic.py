@@ -37,9 +37,10 @@ POLL_HINT = ("A car that looks at is_set() and sleeps in a loop sees the green l
              "while it is red. " + WAIT_HINT)
 POLICE_HINT = ("A police car waits at most PATIENCE seconds: green.wait(PATIENCE) returns True at once on "
                "green, or False when its patience has run out, and either way the police car crosses.")
-ONE_EVENT_HINT = ("An Event made at module level is shared under fork only: under spawn and forkserver every "
-                  "process imports the module again and makes its own. Make the Event in drive(), hand it to "
-                  "light.start(), and pass it to every car in its args.")
+ONE_EVENT_HINT = ("The light and every car must share one multiprocessing.Event: make it in drive(), hand it to "
+                  "light.start(), and pass it to every car in its args. An Event made at module level is shared "
+                  "under fork only (under spawn and forkserver every process imports the module again and makes "
+                  "its own), and a threading.Event is never shared between processes.")
 
 
 def describe(cars, police) -> str:
@@ -351,11 +352,15 @@ def test_cars_go_on_green(student):
             continue
         late = car.cross.now - green_now
         sleeps = [w for w in run.waits_of(car) if w.what == "sleep"]
-        if sleeps:
-            later = f", {late:.2f} s later" if late >= 0.005 else ""
+        later = f", {late:.2f} s later" if late >= 0.005 else ""
+        if len(sleeps) > 1:
             summary = (f"{car.name} was in {sleeps[-1].describe()} when the light turned green, and crossed only "
                        f"after its sleep was over{later}: it polls the light")
             hint = POLL_HINT
+        elif sleeps:
+            summary = (f"{car.name} was in {sleeps[-1].describe()} when the light turned green, and crossed only "
+                       f"after its sleep was over{later}: it slept instead of waiting for the light")
+            hint = (POLICE_HINT if car.police else WAIT_HINT) + " A sleep does not end when the light turns green."
         else:
             summary = f"{car.name} crossed {late:.2f} s after the light turned green, not at once"
             hint = WAIT_HINT

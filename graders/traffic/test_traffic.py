@@ -186,7 +186,7 @@ class Drive:
             now, light, arrived, crossed = events[step]
             told = light + ([f"{_and(arrived)} arrive{'s' * (len(arrived) == 1)}"] if arrived else [])
             told += [f"{_and(names)} cross{'es' * (len(names) == 1)} on {colour}" for colour, names in crossed.items()]
-            lines.append(f"at {now:.2f} s: " + "; ".join(told))
+            lines.append(f"step {len(lines) + 1}: at {now:.2f} s, " + "; ".join(told))
         return lines
 
 
@@ -222,7 +222,9 @@ def returned_early(run: Drive):
                            expected="every car crossed and joined when drive() returns",
                            got=f"{_and([c.name for c in left])} still running when drive() returned",
                            hint="Start every car in one loop, then join() them all in another, before drive() "
-                                "returns.", details=run.timeline())
+                                "returns.",
+                           details=[f"still running when drive() returned: {_and([c.name for c in left])}"]
+                           + run.timeline())
 
 
 def follows_contract(run: Drive):

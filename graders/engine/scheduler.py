@@ -221,11 +221,13 @@ class Coordinator:
         """The timers to expire now that the program is blocked: those with the earliest deadline.
 
         A thread whose timeout already ran out since the last release waits its
-        turn behind the held threads; when nothing is held, time simply goes on.
+        turn behind the held threads; when nothing is held, time simply goes on,
+        every timer in the order of its deadline (a poll's next timeout before a
+        later one of another thread's).
         """
-        waiting = {s: t for s, t in self.timers.items() if (t.pid, t.tid) not in self._expired_since_release}
-        if not waiting and not self.held:
-            waiting = self.timers
+        waiting = self.timers
+        if self.held:
+            waiting = {s: t for s, t in self.timers.items() if (t.pid, t.tid) not in self._expired_since_release}
         if not waiting:
             return []
         first = min(t.due for t in waiting.values())

@@ -24,7 +24,9 @@ RETURNED, CASE = "kit:returned", "kit:case:"
 PATIENCE = 0.5  # the police car's, in traffic.py
 SLACK = 0.01  # seconds of virtual time a police car's own sums of timeouts may be off by
 
-RED_HELD = [["red", "hold"], ["green", None]]  # red until every timeout that can run out has, then green
+# Red for 4.7 s on the virtual clock, so that a car that gives up after a few timeouts gives up on red,
+# then red until every timeout that can run out has (a single long one), then green.
+RED_HELD = [["red", 4.7], ["red", "hold"], ["green", None]]
 RED_THEN_GREEN = [["red", 0.37], ["green", None]]  # green comes before a police car's patience runs out
 GREEN = [["green", None]]
 RED_FOREVER = [["red", None]]
@@ -44,18 +46,22 @@ ONE_EVENT_HINT = ("The light and every car must share one multiprocessing.Event:
 
 
 def describe(cars, police) -> str:
-    return f"{cars} car{'s' * (cars != 1)}, {police} police car{'s' * (police != 1)}"
+    def count(n, what):
+        return f"no {what}" if n == 0 else f"{n} {what}{'s' * (n != 1)}"
+    return f"{count(cars, 'car')}, {count(police, 'police car')}"
 
 
 def colours(script) -> str:
-    words = []
+    words, last = [], None
     for colour, length in script:
+        said = "and then" if colour == last else colour if last is None else f"then {colour}"
         if length == "hold":
-            words.append(f"{colour} until every timeout that can run out has")
+            words.append(f"{said} until every timeout that can run out has")
         elif length is None:
-            words.append(f"{colour} for ever" if len(script) == 1 else f"then {colour}")
+            words.append(f"{said} for ever" if last is None else said)
         else:
-            words.append(f"{colour} for {length:g} s")
+            words.append(f"{said} for {length:g} s")
+        last = colour
     return ", ".join(words)
 
 
@@ -310,7 +316,7 @@ def hang_failure(run: Drive, call: str) -> CheckFailure:
 
 @check("no car crosses while the light is red")
 def test_cars_wait_for_green(student):
-    run = run_drive(student, cars=2, police=1, script=RED_HELD)
+    run = run_drive(student, cars=2, police=0, script=RED_HELD)
     for car in run.all_cars():
         if car.police or run.colour_at(car.cross.step) != "red":
             continue

@@ -243,3 +243,26 @@ def test_the_kits_own_code_can_wait_on_the_virtual_clock(program):
     assert outcome.finished, outcome
     assert [(w.what, w.seconds, w.expired) for w in outcome.trace.timed_waits] == [("light", 3, True),
                                                                                   ("light", 60, False)]
+
+
+def test_with_nothing_held_a_polls_timeouts_run_out_in_the_order_of_their_deadlines(program):
+    """A thread that waits again after its timeout ran out waits behind held threads only: with
+    nothing held, its next timeout runs out before another thread's later one."""
+    run = program("""
+        import threading, time
+
+        def nap():
+            time.sleep(4.7)
+
+        def probe(student, pause):
+            never = threading.Event()
+            sleeper = threading.Thread(target=nap)
+            sleeper.start()
+            for _ in range(3):
+                never.wait(0.5)
+            sleeper.join()
+    """)
+    outcome = run("probe")
+    assert outcome.finished, outcome
+    assert [w.what for w in outcome.trace.timed_waits] == ["wait", "wait", "wait", "sleep"]
+    assert [w.at for w in outcome.trace.timed_waits] == pytest.approx([0.5, 1.0, 1.5, 4.7])

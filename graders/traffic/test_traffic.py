@@ -12,7 +12,7 @@ pass first (a sleep, a timeout), which is polling. No check waits real seconds.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from graders.engine.checks import CheckFailure, check, hang_summary
 from graders.engine.run import Outcome
@@ -111,7 +111,6 @@ class Drive:
     script: list
     outcome: Outcome
     policy: Policy
-    problems: list[str] = field(default_factory=list)  # the stage contract, broken
 
     @property
     def trace(self) -> Trace:

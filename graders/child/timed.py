@@ -94,6 +94,18 @@ def sleep(seconds):
     _real_sleep(seconds)
 
 
+def wait_for(attempt, seconds, what):
+    """A timed wait of the kit's own code, timed by the grader as the student's are: a probe's clock
+    (the traffic light's phases) that must run on the virtual time the student's timeouts run on.
+
+    `attempt(slice)` waits at most `slice` seconds for what ends the wait early; the result is what it
+    gave last: true when that came, false when the grader let the time run out.
+    """
+    if _address is None or not 0 < seconds < 1e9:
+        return attempt(seconds)
+    return _within(attempt, seconds, what)
+
+
 def monotonic():
     return _real_monotonic() + _offset
 
@@ -210,6 +222,12 @@ class _Timer:
         return self
 
     def __exit__(self, *exc):
+        # shutdown() ends the connection even when a fork made meanwhile holds a copy of it: the
+        # grader must see this wait end, or it takes the program for busy until the deadline.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 

@@ -39,6 +39,8 @@ class Arrival:
     thread: str
     stage: str
     locks: tuple[lockgraph.Held, ...] = ()  # the traced locks this thread held at the pause, in order taken
+    now: float = 0.0  # the virtual clock when it came
+    step: int = 0  # how many releases and expiries came before it: arrivals of one step saw no time pass
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Batch:
 
     arrivals: tuple[Arrival, ...]
     alive: frozenset[int]
+    now: float = 0.0  # the virtual clock when it was released
+    step: int = 0  # this release's number among the releases and expiries: what it lets go arrives at this step
 
     def at(self, stage: str) -> list[Arrival]:
         return [a for a in self.arrivals if a.stage == stage]
@@ -182,6 +186,7 @@ class Coordinator:
         self.now = 0.0  # the virtual clock: it moves only when a timer expires
         self.waited = 0.0  # of which the program spent waiting with nothing else to do
         self.expiries = 0
+        self.steps = 0  # releases and expiries so far: the order of what the program could see happen
         self._timer_seq = 0
         self._expired_since_release: set[tuple[int, int]] = set()
         self.trace = Trace()
@@ -205,7 +210,8 @@ class Coordinator:
         """Let held threads go on; `choose` picks which (default: all)."""
         held = sorted(self.held.values(), key=lambda a: a.seq)
         chosen = choose(held, self.trace) if choose else held
-        batch = Batch(tuple(held), alive)
+        self.steps += 1
+        batch = Batch(tuple(held), alive, now=self.now, step=self.steps)
         self.trace.batches.append(batch)
         for sock, arrival in list(self.held.items()):
             if arrival in chosen:
@@ -218,11 +224,13 @@ class Coordinator:
         """The timers to expire now that the program is blocked: those with the earliest deadline.
 
         A thread whose timeout already ran out since the last release waits its
-        turn behind the held threads; when nothing is held, time simply goes on.
+        turn behind the held threads; when nothing is held, time simply goes on,
+        every timer in the order of its deadline (a poll's next timeout before a
+        later one of another thread's).
         """
-        waiting = {s: t for s, t in self.timers.items() if (t.pid, t.tid) not in self._expired_since_release}
-        if not waiting and not self.held:
-            waiting = self.timers
+        waiting = self.timers
+        if self.held:
+            waiting = {s: t for s, t in self.timers.items() if (t.pid, t.tid) not in self._expired_since_release}
         if not waiting:
             return []
         first = min(t.due for t in waiting.values())
@@ -239,6 +247,7 @@ class Coordinator:
     def expire(self, socks) -> None:
         """Tell these timers their timeout ran out, and move the virtual clock to their deadline."""
         idle = not self.held
+        self.steps += 1
         for sock in socks:
             timer = self.timers.pop(sock)
             if idle:
@@ -319,6 +328,8 @@ class Coordinator:
                 thread=str(message["thread"])[:100],
                 stage=str(message["stage"])[:200],
                 locks=lockgraph.held_locks(message.get("locks")),
+                now=self.now,
+                step=self.steps,
             )
         except (ValueError, KeyError, TypeError, RecursionError):
             self._drop(sock, answer=False)

@@ -170,3 +170,99 @@ def test_sleepers_wake_in_the_order_of_their_deadlines_on_every_run(program, sta
         trace = run("probe").trace
         assert [a.stage for a in trace.arrivals] == ["woke 1", "woke 2", "woke 0"]
         assert len(trace.batches) == 1  # all three were held together before any went on
+
+
+def test_arrivals_and_releases_carry_the_virtual_clock_and_the_step(program):
+    """What one expiry or release lets go arrives at its step, at the time the clock shows then."""
+    run = program("""
+        import threading, time
+
+        def sleeper(pause, seconds):
+            time.sleep(seconds)
+            pause("woke")
+
+        def probe(student, pause):
+            threads = [threading.Thread(target=sleeper, args=(pause, s)) for s in (0.3, 0.3, 0.5)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    """)
+    trace = run("probe").trace
+    first, second, third = trace.arrivals
+    assert [a.now for a in trace.arrivals] == pytest.approx([0.3, 0.3, 0.5])
+    assert first.step == second.step < third.step  # the two 0.3 s sleeps ran out together
+    [batch] = trace.batches  # the 0.5 s one ran out before the held two went on
+    assert batch.now == pytest.approx(0.5) and batch.step == third.step + 1
+
+
+def test_a_wait_ends_though_a_fork_holds_a_copy_of_its_connection(program):
+    """A thread's timed wait was open when another thread forked: the fork's copy of the connection
+    must not hide the wait's end, or the held child is never let go (a hang at the deadline)."""
+    run = program("""
+        import multiprocessing, threading, time
+
+        def child(pause):
+            pause("child")
+
+        def nap():
+            time.sleep(0.5)
+
+        def probe(student, pause):
+            sleeper = threading.Thread(target=nap)
+            sleeper.start()
+            time.sleep(0.2)  # runs out first: the sleeper's wait is open when the child is forked
+            p = multiprocessing.Process(target=child, args=(pause,))
+            p.start()
+            p.join()
+            sleeper.join()
+            return "done"
+    """, start_method="fork", deadline=5)
+    outcome = run("probe")
+    assert outcome.value == "done", outcome.hang
+
+
+def test_the_kits_own_code_can_wait_on_the_virtual_clock(program):
+    """timed.wait_for: a probe's clock (the traffic light's phases) runs out like the student's timeouts,
+    and ends early when what it waits for comes."""
+    run = program("""
+        import threading
+        from graders.child import timed
+
+        def probe(student, pause):
+            never, soon = threading.Event(), threading.Event()
+            waits = [threading.Thread(target=timed.wait_for, args=(never.wait, 3, "light")),
+                     threading.Thread(target=timed.wait_for, args=(soon.wait, 60, "light"))]
+            for t in waits:
+                t.start()
+            waits[0].join()  # the 3 s wait runs out first, in no real time
+            soon.set()
+            waits[1].join()
+    """)
+    outcome = run("probe")
+    assert outcome.finished, outcome
+    assert [(w.what, w.seconds, w.expired) for w in outcome.trace.timed_waits] == [("light", 3, True),
+                                                                                  ("light", 60, False)]
+
+
+def test_with_nothing_held_a_polls_timeouts_run_out_in_the_order_of_their_deadlines(program):
+    """A thread that waits again after its timeout ran out waits behind held threads only: with
+    nothing held, its next timeout runs out before another thread's later one."""
+    run = program("""
+        import threading, time
+
+        def nap():
+            time.sleep(4.7)
+
+        def probe(student, pause):
+            never = threading.Event()
+            sleeper = threading.Thread(target=nap)
+            sleeper.start()
+            for _ in range(3):
+                never.wait(0.5)
+            sleeper.join()
+    """)
+    outcome = run("probe")
+    assert outcome.finished, outcome
+    assert [w.what for w in outcome.trace.timed_waits] == ["wait", "wait", "wait", "sleep"]
+    assert [w.at for w in outcome.trace.timed_waits] == pytest.approx([0.5, 1.0, 1.5, 4.7])

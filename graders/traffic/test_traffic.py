@@ -428,13 +428,13 @@ def returning_drive(student) -> Drive:
     return _shared[key]
 
 
-@check("drive() returns only after every car has crossed", every_start_method=False, shares=RETURN_RUN)
+@check("drive() returns only after every car has crossed", every_start_method=False, same_run=RETURN_RUN)
 def test_waits_for_every_car(student):
     run = returning_drive(student)
     returned_early(run)
 
 
-@check("drive() stops the light before it returns", every_start_method=False, shares=RETURN_RUN)
+@check("drive() stops the light before it returns", every_start_method=False, same_run=RETURN_RUN)
 def test_stops_the_light(student):
     run = returning_drive(student)
     returned = next((a for a in run.trace.arrivals if a.stage == RETURNED), None)

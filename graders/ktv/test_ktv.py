@@ -67,11 +67,12 @@ def follows_contract(ev: Evening):
                  "a Pool with fewer workers than singers sings several songs in one process.",
             details=[f"{ev.name(pid)} sang {n} songs" for pid, n in songs.items() if n > 1])
     if len(ev.pids) != ev.singers:
+        errors = ev.outcome.stderr.strip().splitlines()
         raise CheckFailure(f"{len(ev.pids)} singer process(es) came to the KTV, expected {ev.singers}",
                            case=ev.case, expected=f"{ev.singers} processes, each calling pause('arrive') then "
                                                   "pause('sing')",
-                           got=f"{len(ev.pids)} processes called them",
-                           hint="Start one multiprocessing.Process per singer and keep the pause() calls.")
+                           got=f"{len(ev.pids)} processes called them", hint=missing_hint(ev, errors),
+                           details=["the program wrote to stderr:"] + ["    " + e for e in errors[-8:]] if errors else [])
     for pid in ev.pids:
         stages = [s for s in ev.trace.stages_of(pid) if not s.startswith("kit:")]
         if stages != [ARRIVE, SING]:
@@ -79,6 +80,19 @@ def follows_contract(ev: Evening):
                                case=ev.case, expected="['arrive', 'sing']", got=str(stages),
                                hint="Keep singer()'s pause('arrive') and sing() as they are; add the semaphore "
                                     "around the call of sing().")
+
+
+def missing_hint(ev: Evening, errors) -> str:
+    gone = any(e.startswith("FileNotFoundError") for e in errors)
+    if gone and ev.outcome.start_method in ("spawn", "forkserver"):
+        # multiprocessing's own frames are cut from the traceback: a singer that died unpickling its
+        # args, opening a semaphore by its name, leaves only this error.
+        return ("A singer process died as it started, before your code ran: under spawn and forkserver a new "
+                "process opens the semaphores in its args by their name, and one that the main process no "
+                "longer holds is gone by then. Process.start() lets go of its args, so a semaphore made in the "
+                "call itself is freed at once: make it once in ktv(), keep it in a variable until every singer "
+                "is joined, and pass that one to every singer.")
+    return "Start one multiprocessing.Process per singer and keep the pause() calls."
 
 
 # ---- how many were inside together ----

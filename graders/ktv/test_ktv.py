@@ -29,12 +29,12 @@ GIVE_BACK_HINT = ("Give the room back on every path: `with sem:` releases it whe
 SEMAPHORES = ("Semaphore", "BoundedSemaphore")
 
 
-def evening(student, rooms, singers, fail=False, expect_crashes=False) -> Evening:
+def evening(student, rooms, singers) -> Evening:
     """ktv(rooms, singers) under the scheduler; a CheckFailure on a hang or a crash, or when a
     singer does not come to the door and sing once."""
-    outcome = student.run(KTV, rooms=rooms, singers=singers, fail=fail)
+    outcome = student.run(KTV, rooms=rooms, singers=singers)
     ev = Evening(rooms, singers, outcome)
-    student.finished(outcome, ev.call, case=ev.case, expect_crashes=expect_crashes,
+    student.finished(outcome, ev.call, case=ev.case,
                      hang_hint="Is every room given back on every path? " + GIVE_BACK_HINT)
     follows_contract(ev)
     return ev
@@ -68,11 +68,11 @@ def follows_contract(ev: Evening):
             details=[f"{ev.name(pid)} sang {n} songs" for pid, n in songs.items() if n > 1])
     if len(ev.pids) != ev.singers:
         errors = ev.outcome.stderr.strip().splitlines()
+        told = ["the program wrote to stderr:"] + ["    " + e for e in errors[-8:]] if errors else []
         raise CheckFailure(f"{len(ev.pids)} singer process(es) came to the KTV, expected {ev.singers}",
                            case=ev.case, expected=f"{ev.singers} processes, each calling pause('arrive') then "
                                                   "pause('sing')",
-                           got=f"{len(ev.pids)} processes called them", hint=missing_hint(ev, errors),
-                           details=["the program wrote to stderr:"] + ["    " + e for e in errors[-8:]] if errors else [])
+                           got=f"{len(ev.pids)} processes called them", hint=missing_hint(ev, errors), details=told)
     for pid in ev.pids:
         stages = [s for s in ev.trace.stages_of(pid) if not s.startswith("kit:")]
         if stages != [ARRIVE, SING]:

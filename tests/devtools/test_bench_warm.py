@@ -8,7 +8,7 @@ from graders.engine.manifest import KIT
 
 
 def test_the_watch_and_together_sections_give_figures_against_the_floor(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "graders.bench", "--sections", "floor,together,watch",
+    done = subprocess.run([sys.executable, "-m", "graders.devtools.bench", "--sections", "floor,together,watch",
                            "--exercises", "lock", "--repeat", "1", "--out", str(tmp_path)],
                           cwd=KIT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -3,7 +3,7 @@
 CI runs as root, so the test drops privileges itself: it makes a throwaway
 user (`useradd`), a copy of the kit that user owns, and a virtual environment
 it can run (an interpreter it may reach, with the tests' own packages), and
-has that user grade the class of `classroom.py`. The hostile submissions that
+has that user grade the class of `fake_class.py`. The hostile submissions that
 only a sandbox user holds against (`needs_sandbox_user`) are left out of the
 class, as they are for anyone who grades as an ordinary user. What must hold
 (the README's sandbox section says what does not): every verdict, each
@@ -34,9 +34,9 @@ GRADE = """
 import json, sys
 kit = sys.argv[1]
 sys.path[:0] = [kit, kit + "/tests"]
-import classroom
+import fake_class
 from pathlib import Path
-record = classroom.graded_class()
+record = fake_class.graded_class()
 failures = {}
 for name in record["gradebook"]:
     try:

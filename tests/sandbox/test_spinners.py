@@ -19,7 +19,7 @@ import uuid
 
 import psutil
 
-import classroom
+import fake_class
 import hostile
 from graders.sandbox import resources, users
 from graders.engine.manifest import KIT
@@ -103,7 +103,7 @@ def test_sixty_spinners_in_sessions_of_their_own_change_nothing_for_a_classmate(
     assert all(f["kind"] != "grader" for f in failures), failures
     assert any(piece in f["summary"] for f in failures for piece in hostile.SPINNER.expect.split(" | ")), failures
 
-    assert classroom.survivors(spinner_mark) == [] and classroom.survivors(classmate_mark) == []
+    assert fake_class.survivors(spinner_mark) == [] and fake_class.survivors(classmate_mark) == []
     leaders = [pid for pid, (_, session, _, _) in seen.items() if session == pid]
     children = [pid for pid, (_, _, parent, _) in seen.items() if parent in leaders]
     assert len(leaders) >= 30 and children, f"the spinners were never seen: {len(seen)} processes"

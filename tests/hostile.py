@@ -195,7 +195,9 @@ HOSTILES += [
             for _h in _helpers:
                 _h.join()
             return _result
-            """, "buyer process(es) called pause('search')"),
+            # As an ordinary user the process limit counts every grading of that user at once, so under a
+            # class's load the forkserver may fail to start the helpers: the forgery then fails as a crash.
+            """, "buyer process(es) called pause('search') | EOFError: unexpected EOF"),
     Hostile("writes_deep_result", "writes its own result file: a list nested 200,000 deep", "entry", """
             import json as _json, sys as _sys
             with open(_sys.argv[1]) as _f:

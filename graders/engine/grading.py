@@ -48,20 +48,22 @@ PROCESSES = 2  # grading pytest processes at once; each runs a fixed part of the
 
 def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
           methods=START_METHODS, quick=False, checks=(), results_path: Path | None = None,
-          log_path: Path | None = None, progress=None) -> GradeResult:
+          log_path: Path | None = None, progress=None, processes: int = PROCESSES) -> GradeResult:
     """Grade each exercise's file (default: its stub in exercises/) and return the results.
 
-    The runs are split among PROCESSES pytest processes that run at once, each
+    The runs are split among `processes` pytest processes that run at once, each
     with its own staged copy and its own sandbox user: most of a run is
     starting Python processes, which one core does alone. The split is fixed,
     so the verdict is the same on any machine. `progress(done, total,
-    exercise, title)` is called as runs finish.
+    exercise, title)` is called as runs finish. One process gives the same
+    verdicts as two when the grading has at most MAX_TIMEOUTS runs (a check
+    under each start method): no process's time budget can run out.
     """
     sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
     slots = []
     try:
         try:
-            for _ in range(PROCESSES):
+            for _ in range(processes):
                 slots.append(users.claim())  # as root: the unprivileged user a process's runs use
             # An interpreter each user can run, and a kit it can read: each is found by
             # starting a Python as that user, so all at once.

@@ -139,7 +139,7 @@ def watch(session):
 def verify(session):
     """Self-check: stubs fail, solutions pass, every known-wrong variant is caught."""
     _install(session, "test")
-    session.run("pytest", "tests/exercises", "-n", "auto", *session.posargs)
+    session.run("pytest", "tests/exercises", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -154,7 +154,9 @@ def new(session):
 def tests(session):
     """The kit's own tests: engine unit tests and the verify self-check."""
     _install(session, "test")
-    session.run("pytest", "-n", "auto", *session.posargs)
+    # worksteal: a worker that runs out of tests takes the other's, so a long grading near the end
+    # does not leave one core idle.
+    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
 
 
 @nox.session

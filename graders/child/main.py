@@ -1,6 +1,7 @@
 """The child process of a check: the only place where student code runs.
 
-`python -m graders.child.main JOB` sets the start method, imports the
+`main(JOB)`, in a child forked by the zygote (child/zygote.py), or `python -m
+graders.child.main JOB` by hand, sets the start method, imports the
 student's module, hands it to the grader's probe with a `pause` hook, and
 writes what the probe returned as JSON. The grading process never unpickles
 anything from here, and never trusts this process's exit code or output: it
@@ -38,9 +39,9 @@ def main(job_path: str) -> None:
     # in every child, spares each forkserver child that work. The student's module is
     # never preloaded: each child imports it for itself, as it would without
     # the kit, so module-level state that only fork would share stays
-    # unshared. Nor is this module, which each child runs as its main (runpy
-    # warns if it is loaded already). So a probe must only define things when
-    # imported, and must not import this module.
+    # unshared. Nor is this module, which `python -m` runs as a main by hand
+    # (runpy warns if it is loaded already). So a probe must only define things
+    # when imported, and must not import this module.
     multiprocessing.set_forkserver_preload(["__main__", "json", "graders.child.pause", module_path])
     from graders.child.pause import Pause
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from graders.sandbox import folders, users
-from graders.engine import balance, manifest
+from graders.engine import balance, manifest, run
 from graders.engine.checks import MAX_TIMEOUTS, QUICK_MAX_TIMEOUTS, CheckFailure, Student, TimeBudget, budget_spent
 from graders.engine.results import CheckResult, ExerciseResult, Failure, GradeResult, Run
 from graders.engine.settings import PRIMARY, START_METHODS, Settings
@@ -92,6 +92,8 @@ def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     grading = config.stash[GRADING]
     grading.positions = {item.nodeid: n for n, item in enumerate(keep)}
+    if keep and not config.option.collectonly:
+        run.warm_up(str(Path(chosen.stage) / "lib"))
     first = set(_wait_for_go(grading) if chosen.go is not None else chosen.first)
     grading.early = {i.nodeid: None for i in keep if check_name(i) in first}
     items[:] = [i for i in keep if check_name(i) in first] + [i for i in keep if check_name(i) not in first]

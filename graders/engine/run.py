@@ -8,12 +8,11 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 
-from graders.engine import crashlog, lockgraph, stacks, starved
+from graders.engine import crashlog, lockgraph, stacks, starved, zygote
 from graders.engine.scheduler import Coordinator, Trace
 from graders.engine.tree import ProcessTree, become_subreaper
 from graders.sandbox import cleanup, folders, resources, shm, untrusted, users
@@ -69,14 +68,16 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
     slot = users.current()  # the sandbox user, when the grader runs as root
     shm_before = shm.names() if slot is None else None  # without one, the run's files there are ours
     folder = tempfile.mkdtemp(prefix="kit-run-", dir=folders.runs_dir())
-    coordinator = tree = None
+    coordinator = tree = child = None
     try:
         coordinator = Coordinator(folder)
         os.mkdir(os.path.join(folder, "stacks"))
         os.mkdir(os.path.join(folder, "work"))
         os.mkdir(os.path.join(folder, "out"))  # the child's own, in the sandbox: the result goes there
         result_path = os.path.join(folder, "out", "result.json")
-        submission, lib = folders.readable_copies(folder, slot, submission, lib)
+        lib = folders.readable_kit(lib, slot)
+        forks = _zygote(slot, lib, probe)
+        submission, = folders.readable_copies(folder, slot, submission)
         job_path = os.path.join(folder, "job.json")
         with open(job_path, "w") as f:
             json.dump({"probe": probe, "module": module, "params": params,
@@ -86,13 +87,15 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         env = _child_env(submission, lib, os.path.join(folder, "stacks"), tag, coordinator.address)
         env.update(folders.child_env(folders.open_run(folder, slot, coordinator.address)))
         folders.hand_over(slot)
-        with open(os.path.join(folder, "stdout"), "wb") as out, open(os.path.join(folder, "stderr"), "wb") as err:
-            child = subprocess.Popen(
-                [users.python(slot), "-m", "graders.child.main", job_path],
-                cwd=os.path.join(folder, "work"), env=env, stdin=subprocess.DEVNULL,
-                stdout=out, stderr=err, start_new_session=True, **resources.popen_options(slot, deadline))
-        resources.join_cpu_share(slot, child.pid)  # before it can start anything: its children follow it
-        tree = ProcessTree(child.pid, tag, _ADOPTS)
+        for name in ("stdout", "stderr"):
+            open(os.path.join(folder, name), "wb").close()
+        child = forks.start({
+            "job": job_path, "cwd": os.path.join(folder, "work"), "env": env,
+            "stdout": os.path.join(folder, "stdout"), "stderr": os.path.join(folder, "stderr"),
+            "boot": os.path.join(_boot(lib), "sitecustomize.py"),
+            "confine": resources.confinement(slot, deadline)})
+        resources.join_cpu_share(slot, child.pid)  # in case it could not join by itself
+        tree = ProcessTree(child.pid, tag, _ADOPTS, outside=zygote.pids())
         outcome = Outcome(start_method=start_method)
         outcome.hang = _drive(child, tree, coordinator, deadline, choose, folder, submission,
                               resources.MemoryWatch(uid=slot.uid if slot is not None else None))
@@ -118,6 +121,8 @@ def run_probe(*, probe: str, module: str, submission: str, lib: str, params: dic
         try:
             if tree is not None:
                 tree.kill_all()
+            if child is not None:
+                child.wait()  # the zygote tells when it reaped the child, and is free for the next run
             cleanup.sweep(slot)  # a last net: every process of the sandbox user
             if shm_before is not None:
                 shm.remove_unused(shm_before)
@@ -192,12 +197,40 @@ def _timer_words(timer) -> str:
     return f"{call}{f' at {timer.site}' if timer.site else ''} (timeout {timer.seconds:g} s)"
 
 
-def _child_env(submission, lib, stacks_dir, tag, pause_address) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "COV_"))}
+def warm_up(lib: str) -> None:
+    """Start the zygote for runs with this kit folder now, while pytest still collects (or waits)."""
+    slot = users.current()
+    try:
+        _zygote(slot, folders.readable_kit(lib, slot), None)
+    except OSError:  # no library there yet: the first run starts the zygote, or says what is wrong
+        pass
+
+
+def _zygote(slot, lib, probe) -> zygote.Zygote:
+    """The zygote that forks this grading's runs: it imports what every run would, once."""
+    env = _base_env()
+    env.update(PYTHONPATH=os.pathsep.join([lib, _boot(lib)]), HOME="/nonexistent")
+    # The kit's probes only: the zygote never imports a module from the student's folder.
+    probes = {f"graders.{entry.name}.probe" for entry in os.scandir(os.path.join(lib, "graders"))
+              if os.path.isfile(os.path.join(entry.path, "probe.py"))}
+    return zygote.for_runs(users.python(slot), env, sorted(probes))
+
+
+def _boot(lib) -> str:
     boot = os.path.join(lib, "graders", "child", "boot")  # BOOT itself, or its copy in the sandbox
-    env.update(PYTHONPATH=os.pathsep.join([submission, lib, boot if os.path.isdir(boot) else BOOT]),
-               PYTHONUNBUFFERED="1", KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag,
+    return boot if os.path.isdir(boot) else BOOT
+
+
+def _base_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "HYPOTHESIS", "COV_"))}
+    env.update(PYTHONUNBUFFERED="1")
+    return env
+
+
+def _child_env(submission, lib, stacks_dir, tag, pause_address) -> dict:
+    env = _base_env()
+    env.update(PYTHONPATH=os.pathsep.join([submission, lib, _boot(lib)]),
+               KIT_STACKS_DIR=stacks_dir, KIT_RUN_TAG=tag,
                KIT_PAUSE_ADDRESS=pause_address, KIT_STUDENT_DIR=submission)
     return env
 

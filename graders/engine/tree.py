@@ -116,8 +116,9 @@ def _waits_with_time_limit(pid: int, tid: int) -> bool:
 class ProcessTree:
     """All processes that descend from the grading process during one run."""
 
-    def __init__(self, root_pid: int, tag: str, adopts_orphans: bool):
+    def __init__(self, root_pid: int, tag: str, adopts_orphans: bool, outside=()):
         self.root_pid = root_pid
+        self.outside = set(outside)  # the zygotes that fork runs (engine/zygote.py): ours, not the run's
         self.tag = tag
         self.adopts_orphans = adopts_orphans
         self._me = psutil.Process()
@@ -140,12 +141,12 @@ class ProcessTree:
     def everyone(self) -> list[int]:
         """Pids of every descendant of the grading process, helpers included."""
         found = _descendants(self._me.pid)
-        if found is not None:
-            return found
-        try:
-            return [p.pid for p in self._me.children(recursive=True)]
-        except psutil.Error:
-            return []
+        if found is None:
+            try:
+                found = [p.pid for p in self._me.children(recursive=True)]
+            except psutil.Error:
+                found = []
+        return [pid for pid in found if pid not in self.outside]
 
     def busy(self, members=None) -> bool:
         """True while some thread of the run can still move on its own (a helper's too: a

@@ -3,6 +3,7 @@ and library, the graders' temporary files handed over before each run, the resul
 writes, and the kit's private folders and checks made unreadable to the sandbox user."""
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -78,6 +79,35 @@ def readable_copies(folder: str, slot: Slot | None, *paths: str) -> list[str]:
                     os.chmod(os.path.join(root, name), 0o644)
         out.append(copy)
     return out
+
+
+_kit_copies: dict[tuple[str, int], str] = {}
+
+
+def readable_kit(lib: str, slot: Slot | None) -> str:
+    """The grader library folder as the slot user can read it: itself, or one copy for this process.
+
+    All the process's runs share the copy, and its zygote (engine/zygote.py) loads the kit from
+    it, so a module a run imports late comes from the same folder as those the zygote loaded.
+    grade() stages the library where the slot user can read it; the kit's own tests may not.
+    """
+    if slot is None:
+        return lib
+    links = [e.path for e in os.scandir(lib) if e.is_symlink()]
+    if _reachable(lib, slot) and all(_reachable(link, slot) for link in links):
+        return lib
+    key = (lib, slot.uid)
+    if key not in _kit_copies:
+        parent = tempfile.mkdtemp(prefix="kit-lib-", dir=runs_dir())
+        copy = os.path.join(parent, "lib")
+        shutil.copytree(lib, copy, ignore=_NOT_FOR_THE_CHILD)  # links followed
+        for root, dirs, files in os.walk(parent):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        atexit.register(shutil.rmtree, parent, True)
+        _kit_copies[key] = copy
+    return _kit_copies[key]
 
 
 def _reachable(path: str, slot: Slot) -> bool:

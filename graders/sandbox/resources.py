@@ -31,12 +31,15 @@ MAX_FILE_SIZE = 16 << 20  # bytes of any file a process writes, its stdout and s
 MEMORY_LOOK = 0.1  # seconds between two looks at the tree's memory
 
 
-def popen_options(slot: Slot | None, deadline: float) -> dict:
-    """Keyword arguments for the Popen of a run: its user and its limits."""
-    options = {"preexec_fn": _limiter(slot, deadline, _cpu_group_tasks(slot))}
-    if slot is not None:
-        options.update(user=slot.uid, group=slot.gid, extra_groups=[])
-    return options
+def confinement(slot: Slot | None, deadline: float) -> dict:
+    """What a run's first process does to itself before the student's code (child/confine.py):
+    its user, its CPU group, its priority and its limits, as data."""
+    processes = MAX_PROCESSES if slot is not None else _user_tasks() + MAX_PROCESSES
+    limits = [(resource.RLIMIT_NPROC, processes), (resource.RLIMIT_DATA, MAX_MEMORY),
+              (resource.RLIMIT_NOFILE, MAX_OPEN_FILES), (resource.RLIMIT_FSIZE, MAX_FILE_SIZE),
+              (resource.RLIMIT_CPU, int(deadline * 3) + 30), (resource.RLIMIT_CORE, 0)]
+    return {"uid": slot.uid if slot is not None else None, "gid": slot.gid if slot is not None else None,
+            "cpu_tasks": _cpu_group_tasks(slot), "nice": NICE, "rlimits": [list(pair) for pair in limits]}
 
 
 CPU_GROUPS = "/sys/fs/cgroup/cpu"  # cgroup v1's cpu controller, where the system mounts it
@@ -66,41 +69,17 @@ def join_cpu_share(slot: Slot | None, pid: int) -> bool:
 
 
 def _cpu_group_tasks(slot: Slot | None) -> str | None:
-    """The `tasks` file of the slot's CPU group, made writable by the slot user, so a run's first process
-    joins the group itself before exec: nothing it starts, however early, is outside. None where the
-    system gives no such group (see join_cpu_share)."""
+    """The `tasks` file of the slot's CPU group, so a run's first process joins the group itself before
+    the student's code: nothing it starts, however early, is outside. None where the system gives no
+    such group (see join_cpu_share)."""
     if slot is None:
         return None
     tasks = os.path.join(CPU_GROUPS, f"kit-{slot.uid}", "tasks")
     try:
         os.makedirs(os.path.dirname(tasks), exist_ok=True)
-        os.chown(tasks, slot.uid, -1)
     except OSError:
         return None
-    return tasks
-
-
-def _limiter(slot: Slot | None, deadline: float, cpu_tasks: str | None = None):
-    processes = MAX_PROCESSES if slot is not None else _user_tasks() + MAX_PROCESSES
-    cpu = int(deadline * 3) + 30
-    wanted_limits = [(resource.RLIMIT_NPROC, processes), (resource.RLIMIT_DATA, MAX_MEMORY),
-                     (resource.RLIMIT_NOFILE, MAX_OPEN_FILES), (resource.RLIMIT_FSIZE, MAX_FILE_SIZE),
-                     (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_CORE, 0)]
-
-    def limit():  # runs in the child, after it became the slot user, before exec
-        if cpu_tasks is not None:
-            try:
-                with open(cpu_tasks, "w") as f:
-                    f.write(str(os.getpid()))
-            except OSError:  # join_cpu_share, after the start, is the grader's second try
-                pass
-        os.nice(NICE)
-        for which, value in wanted_limits:
-            soft, hard = resource.getrlimit(which)
-            if hard != resource.RLIM_INFINITY:
-                value = min(value, hard)
-            resource.setrlimit(which, (value, value))
-    return limit
+    return tasks if os.path.exists(tasks) else None
 
 
 def _user_tasks() -> int:

@@ -6,6 +6,7 @@ import resource
 import pytest
 
 from graders import KIT
+from graders.child import confine
 from graders.sandbox import folders, resources, users
 needs_root = pytest.mark.skipif(not users.wanted(), reason="the sandbox user exists only when grading as root")
 
@@ -96,9 +97,21 @@ def test_hand_over_gives_the_graders_files_and_never_what_a_link_points_to(tmp_p
     assert outside.stat().st_uid == 0
 
 
-def test_limits_are_set_for_the_child_only():
+def test_a_run_confines_itself_and_the_grader_keeps_its_own_limits():
+    plan = resources.confinement(None, deadline=1.0)
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resources.popen_options(None, deadline=1.0)
+    hard = before[1]
+    wanted = resources.MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(resources.MAX_OPEN_FILES, hard)
+    pid = os.fork()
+    if pid == 0:  # as the zygote's child does, before the student's code
+        try:
+            confine.apply(plan)
+            ok = resource.getrlimit(resource.RLIMIT_NOFILE) == (wanted, wanted) and os.getsid(0) == os.getpid()
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
 
 

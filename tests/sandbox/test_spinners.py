@@ -46,7 +46,8 @@ def verdict(results) -> tuple:
 
 
 def spinners(mark) -> dict[int, tuple[int, int, int, str]]:
-    """{pid: (uid, session, parent, cpu cgroup)} of the submission's processes running now."""
+    """{pid: (uid, session, parent, cpu cgroup)} of the submission's processes running now. Not its
+    zombies: an exited process shows the root group, and no longer runs."""
     found = {}
     for proc in psutil.process_iter():
         try:
@@ -55,6 +56,8 @@ def spinners(mark) -> dict[int, tuple[int, int, int, str]]:
             with open(f"/proc/{proc.pid}/cgroup") as f:
                 group = next((line.split(":", 2)[2].strip() for line in f
                               if "cpu" in line.split(":")[1].split(",")), "")
+            if proc.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):  # after the look: it may have just ended
+                continue
             found[proc.pid] = (proc.uids().real, os.getsid(proc.pid), proc.ppid(), group)
         except (psutil.Error, OSError):
             continue

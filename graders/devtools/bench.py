@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -328,10 +329,19 @@ def _watch_one(e, folder: Path, repeat: int, quick_floor: float) -> dict:
     with WarmGrader([e], methods=["forkserver"], quick=True) as warm:
         warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True)  # the grade before
         for n in range(repeat):
-            time.sleep(1.0)  # the student edits: the next grading's processes get ready meanwhile, as they would
-            saved = time.perf_counter()
-            path.write_text(reference + f"\n# save {n + 1}\n")
-            _wait_for_change(path, lambda: True)
+            text = reference + f"\n# save {n + 1}\n"
+            saved = []
+
+            def save():
+                time.sleep(1.0)  # the student edits: the next grading's processes get ready meanwhile
+                saved.append(time.perf_counter())
+                path.write_text(text)
+            # The watcher is waiting when the student saves, as in `watch`: it sees the save itself.
+            editor = threading.Thread(target=save)
+            editor.start()
+            _wait_for_change(path, lambda: path.read_text() == text)
+            editor.join()
+            saved = saved[0]
             first = []
             told = LiveVerdicts(len(warm.slots), lambda text: first.append(time.perf_counter()))
             result = warm.grade([e], sources={e.name: path}, methods=["forkserver"], quick=True, events=told)

@@ -10,6 +10,14 @@ runs call, its analysis and its bank of variants), and the machinery they use:
 - `classroom/`: grading a class and what instructors hand out (batch, shards, bundles, formats);
 - `devtools/`: for the kit's authors (bench, pictures, the bank loader, scaffolding).
 """
-from pathlib import Path
 
-KIT = Path(__file__).resolve().parent.parent  # the kit's own folder: exercises/, solutions/, graders/, ...
+
+def __getattr__(name):
+    # KIT, the kit's own folder (exercises/, solutions/, graders/, ...), made when first asked for: every
+    # process of a run imports this package, and most never need pathlib.
+    global KIT
+    if name == "KIT":
+        from pathlib import Path
+        KIT = Path(__file__).resolve().parent.parent
+        return KIT
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """Grade submissions: stage the student's files, run the hidden graders in
-pytest processes of their own (two at once, each with a fixed part of the
+pytest processes of their own (PROCESSES at once, each with a fixed part of the
 runs), and read back the results as data.
 
 Only the files the manifest names are taken from a submission, copied into a
@@ -43,7 +43,9 @@ def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> 
     (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
 
 
-PROCESSES = 2  # grading pytest processes at once; each runs a fixed part of the runs (engine/balance.py)
+# Grading pytest processes at once; each runs a fixed part of the runs (engine/balance.py). A run spends
+# most of its time waiting (the scheduler's looks, its processes' starts), so three keep two cores busy.
+PROCESSES = 3
 
 
 def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
@@ -52,12 +54,12 @@ def grade(exercises: list[Exercise], *, sources: dict[str, Path] | None = None,
     """Grade each exercise's file (default: its stub in exercises/) and return the results.
 
     The runs are split among `processes` pytest processes that run at once, each
-    with its own staged copy and its own sandbox user: most of a run is
-    starting Python processes, which one core does alone. The split is fixed,
+    with its own staged copy and its own sandbox user. The split is fixed,
     so the verdict is the same on any machine. `progress(done, total,
     exercise, title)` is called as runs finish. One process gives the same
-    verdicts as two when the grading has at most MAX_TIMEOUTS runs (a check
-    under each start method): no process's time budget can run out.
+    verdicts as several when the grading has at most MAX_TIMEOUTS runs (a check
+    under each start method), or none that hangs: no process's time budget
+    can run out.
     """
     sources = {e.name: e.exercise_dir / e.stub for e in exercises} | dict(sources or {})
     slots = []

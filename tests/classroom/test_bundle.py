@@ -200,6 +200,10 @@ def test_the_autograder_keeps_the_checks_and_results_from_the_submission_and_its
     spy.mkdir(mode=0o777)
     spy.chmod(0o1777)
     log = spy / "log.txt"
+    # Made here, by the folder's owner: each grading process's sandbox user appends to it (a file one of
+    # them made, the others could not open to append in a sticky folder).
+    log.touch()
+    log.chmod(0o666)
     stub = (LOCK.exercise_dir / LOCK.stub).read_text()
     (root / "submission" / "lock" / LOCK.stub).write_text(
         stub + f"\nROOT, LOG = {str(root)!r}, {str(log)!r}\n" + SPY)

@@ -13,9 +13,22 @@ in every process, spawned ones included, before the student's code is imported.
 import faulthandler
 import os
 import signal
+import sys
 
 _folder = os.environ.get("KIT_STACKS_DIR")
 _file = None
+# multiprocessing's resource tracker, started exactly so, runs none of the student's code: it needs
+# neither the crash records nor the grader's clock, and a run starts one (or more) in every process
+# that makes a lock under spawn or forkserver.
+_TRACKER = "from multiprocessing.resource_tracker import main;main("
+
+
+def _is_tracker(argv) -> bool:
+    code = argv[-1] if len(argv) >= 2 and argv[-2] == "-c" else ""
+    return code.startswith(_TRACKER) and code.endswith(")") and code[len(_TRACKER):-1].isdigit()
+
+
+_tracker = _is_tracker(getattr(sys, "orig_argv", []))
 
 
 def _arm():
@@ -33,12 +46,13 @@ if _folder and os.path.isdir(_folder):
     except OSError:
         pass
     try:
-        from graders.child import crashes
-        crashes.install(_folder)
+        if not _tracker:
+            from graders.child import crashes
+            crashes.install(_folder)
     except ImportError:  # the kit is not on the path: stacks only
         pass
 
-if os.environ.get("KIT_PAUSE_ADDRESS") and os.environ.get("KIT_STUDENT_DIR"):
+if os.environ.get("KIT_PAUSE_ADDRESS") and os.environ.get("KIT_STUDENT_DIR") and not _tracker:
     try:
         from graders.child import timed
     except ImportError:  # the kit is out of reach: timed waits keep the wall clock

@@ -1,4 +1,5 @@
 """Sessions of the multiprocessing exercise kit. `nox -l` lists them."""
+import os
 import shutil
 import signal
 import subprocess
@@ -59,6 +60,11 @@ def _student(session, *, packages=True) -> Path:
                         "--no-compile", *options, external=True)
         _stamp(STUDENT_ENV, ())
     return python
+
+
+# pytest-xdist workers for the kit's own tests: twice the cores, as most of a grading is waiting
+# (for the lockstep scheduler's looks, for processes to start), so one worker per core leaves them idle.
+_WORKERS = str(2 * (os.cpu_count() or 1))
 
 
 def _wanted(extras) -> str:
@@ -139,7 +145,7 @@ def watch(session):
 def verify(session):
     """Self-check: stubs fail, solutions pass, every known-wrong variant is caught."""
     _install(session, "test")
-    session.run("pytest", "tests/exercises", "-n", "auto", "--dist", "worksteal", *session.posargs)
+    session.run("pytest", "tests/exercises", "-n", _WORKERS, "--dist", "worksteal", *session.posargs)
 
 
 @nox.session(venv_backend="none")
@@ -156,7 +162,7 @@ def tests(session):
     _install(session, "test")
     # worksteal: a worker that runs out of tests takes the other's, so a long grading near the end
     # does not leave one core idle.
-    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
+    session.run("pytest", "-n", _WORKERS, "--dist", "worksteal", *session.posargs)
 
 
 @nox.session

@@ -39,8 +39,15 @@ def stage(exercises: list[Exercise], sources: dict[str, Path], folder: Path) -> 
             raise FileNotFoundError(f"{exercise.name}: no such file: {source}")
         (folder / exercise.name).mkdir(parents=True)
         shutil.copyfile(source, folder / exercise.name / exercise.stub)
-    (folder / "lib").mkdir()
-    (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
+    stage_library(folder)
+
+
+def stage_library(folder: Path) -> None:
+    """folder/lib/graders, a link to the kit's graders: where a grading's runs import them from.
+    A warm grader links it before the student's files come, so its processes' zygotes load ahead."""
+    if not (folder / "lib").exists():
+        (folder / "lib").mkdir(parents=True)
+        (folder / "lib" / "graders").symlink_to(KIT / "graders", target_is_directory=True)
 
 
 # Grading pytest processes at once; each runs a fixed part of the runs (engine/balance.py). A run spends

@@ -62,6 +62,8 @@ def pytest_configure(config):
         config.option.basetemp = str(Path(scratch) / "pytest")
     settings.load_profile("kit-quick" if chosen.quick else "kit")
     config.stash[GRADING] = Grading(settings=chosen, exercises=manifest.load(), started=time.monotonic())
+    if not config.option.collectonly:  # the zygote loads while pytest collects (or waits for a grading)
+        run.warm_up(str(Path(chosen.stage) / "lib"))
 
 
 def pytest_unconfigure(config):
@@ -92,8 +94,6 @@ def pytest_collection_modifyitems(config, items):
     config.hook.pytest_deselected(items=[i for i in items if i not in keep])
     grading = config.stash[GRADING]
     grading.positions = {item.nodeid: n for n, item in enumerate(keep)}
-    if keep and not config.option.collectonly:
-        run.warm_up(str(Path(chosen.stage) / "lib"))
     first = set(_wait_for_go(grading) if chosen.go is not None else chosen.first)
     grading.early = {i.nodeid: None for i in keep if check_name(i) in first}
     items[:] = [i for i in keep if check_name(i) in first] + [i for i in keep if check_name(i) not in first]

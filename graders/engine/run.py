@@ -198,12 +198,11 @@ def _timer_words(timer) -> str:
 
 
 def warm_up(lib: str) -> None:
-    """Start the zygote for runs with this kit folder now, while pytest still collects (or waits)."""
-    slot = users.current()
-    try:
-        _zygote(slot, folders.readable_kit(lib, slot), None)
-    except OSError:  # no library there yet: the first run starts the zygote, or says what is wrong
-        pass
+    """Start the zygote for runs with this kit folder now, while pytest still collects (or waits).
+    The stage's library, once staged, is the folder the runs use (a copy only if the sandbox user
+    could not read it, and then the first run starts the zygote that loads from the copy)."""
+    if os.path.isdir(os.path.join(lib, "graders")):
+        _zygote(users.current(), lib, None)
 
 
 def _zygote(slot, lib, probe) -> zygote.Zygote:

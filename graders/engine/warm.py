@@ -80,6 +80,7 @@ class WarmGrader:
         self.processes = [cold._Process(self.folder / f"process-{n}") for n in range(len(self.slots))]
         for n, (process, slot) in enumerate(zip(self.processes, self.slots)):
             process.folder.mkdir()
+            cold.stage_library(process.folder / "stage")
             wait, go = os.pipe()
             try:
                 chosen = cold.settings_for(process, n, len(self.slots), methods, quick, checks, go=wait)

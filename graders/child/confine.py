@@ -29,7 +29,7 @@ def apply(plan: dict) -> None:
         _set_dumpable()
     os.nice(plan.get("nice", 0))
     for which, value in plan.get("rlimits", ()):
-        soft, hard = resource.getrlimit(which)
+        hard = resource.getrlimit(which)[1]
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))

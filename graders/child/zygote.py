@@ -69,8 +69,9 @@ def _become_run(request: dict, base_path: list[str]) -> None:
 
 def _take_files(request: dict) -> None:
     """stdin from /dev/null, stdout and stderr into the run's files, and no other file of ours."""
-    for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW),
-                            (2, request["stderr"], os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)):
+    written = os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW  # files the grader made for this run, never a link
+    for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, request["stdout"], written),
+                            (2, request["stderr"], written)):
         opened = os.open(path, flags)
         os.dup2(opened, fd)
         os.close(opened)

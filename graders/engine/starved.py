@@ -17,6 +17,7 @@ import os
 FLOOR = 0.5  # of the deadline, in CPU seconds, that a busy run has before its deadline is told
 BACKSTOP = 3  # deadlines of wall time, whatever CPU the run had
 LOOK = 0.1  # seconds between two looks, once past the deadline
+QUIET_LOOKS = 2  # looks in a row that find the run not busy: one look can catch a thread between two steps
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -27,6 +28,7 @@ class Deadline:
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.last = 0.0
+        self.quiet = 0
 
     def reached(self, tree, elapsed: float) -> bool:
         if elapsed <= self.seconds:
@@ -38,7 +40,11 @@ class Deadline:
         self.last = elapsed
         members = tree.members()
         everyone = list(members) + [pid for pid in tree.helpers if pid not in members]
-        return not tree.busy(members) or cpu_seconds(everyone) >= self.seconds * FLOOR
+        if not tree.busy(members):
+            self.quiet += 1
+            return self.quiet >= QUIET_LOOKS
+        self.quiet = 0
+        return cpu_seconds(everyone) >= self.seconds * FLOOR
 
 
 def cpu_seconds(pids) -> float:

@@ -34,7 +34,7 @@ def starved_group():
 
 
 def test_a_program_starved_of_the_cpu_finishes_instead_of_reaching_its_deadline(program, starved_group):
-    # Half a second of CPU, and the start of Python: about 6 s at a tenth of a core, past the
+    # Half a second of CPU: about 5 s at a tenth of a core, past the
     # deadline of 3 s, but well within the CPU it may have by then.
     run = program("""
         import time
